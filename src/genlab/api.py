@@ -1,0 +1,120 @@
+"""The Python API: genlab.train(...) and genlab.load(run_dir)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.config import RunConfig, resolve_run_config
+from genlab.data.batches import BatchLoader
+from genlab.data.dataset import Dataset, load_dataset
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel, get_model_class, load_model
+from genlab.runs import RunDirectory, default_run_dir, model_dir_of
+from genlab.train.distributed import Distributed, init_distributed
+from genlab.train.trainer import Trainer
+
+
+def train(
+    model: str | None = None,
+    data: str | None = None,
+    *,
+    epochs: int | None = None,
+    run_dir: str | Path | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    resume: bool = False,
+    progress: bool = True,
+) -> GenerativeModel:
+    """Train a model and write its run directory; return the trained model.
+
+        model = genlab.train("vae", data="digits", epochs=5)
+        model = genlab.train("dae", data="mnist", overrides={"model.noise": "masking", "train.lr": 3e-4})
+        model = genlab.train(run_dir="runs/vae-digits-...", resume=True)
+
+    `config` is a YAML file or a dict with model/data/train/seed sections; `overrides`
+    are "section.key=value" strings or a {"section.key": value} dict, applied last.
+    Under `torchrun` every process calls this and only rank 0 writes.
+    """
+    distributed = init_distributed()
+    if resume:
+        if run_dir is None:
+            raise GenlabError("resume needs the run directory to continue (--resume RUN_DIR)")
+        run = RunDirectory.open(run_dir)
+        run_config = _resumed_config(run, overrides, epochs)
+    else:
+        run_config = resolve_run_config(model=model, data=data, config=config, overrides=overrides, epochs=epochs)
+        run = None
+    if not progress:
+        run_config.train.progress = False
+
+    dataset = _load_for_all_ranks(run_config, distributed)
+    trained = build_model(run_config, dataset)
+    tree = run_config.to_dict(trained.config)
+    if run is None:
+        path = distributed.broadcast(str(run_dir or default_run_dir(run_config.model_name, run_config.data.name)))
+        if distributed.is_main:
+            run = RunDirectory.create(path, tree)
+        distributed.barrier()
+        run = run or RunDirectory(path)
+    elif distributed.is_main:
+        run.write_config(tree)  # records a changed epoch count or other train settings
+
+    trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed)
+    loaders = make_loaders(dataset, run_config, trainer.device, distributed)
+    trainer.fit(*loaders, resume=resume)
+    if distributed.is_main and run_config.train.progress:
+        print(f"run directory: {run.root}")
+    return trained
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+    """Load the model of a run directory (or a model folder) in eval mode."""
+    return load_model(model_dir_of(path), device=device)
+
+
+def build_model(run_config: RunConfig, dataset: Dataset) -> GenerativeModel:
+    """The configured model, sized from the data it will be trained on."""
+    cls = get_model_class(run_config.model_name)
+    config = cls.config_class(
+        **run_config.model,
+        data_shape=dataset.shape,
+        num_classes=dataset.num_classes,
+        value_range=dataset.preprocessing.value_range,
+        preprocessing=dataset.preprocessing.to_dict(),
+    )
+    return cls(config)
+
+
+def make_loaders(
+    dataset: Dataset, run_config: RunConfig, device: torch.device, distributed: Distributed
+) -> tuple[BatchLoader, BatchLoader | None]:
+    """Shuffled, equally sharded training batches and in-order validation batches for this rank."""
+    common = {"rank": distributed.rank, "world_size": distributed.world_size, "device": device}
+    batch_size = run_config.train.batch_size
+    train = BatchLoader(dataset.train.x, dataset.train.y, dataset.preprocessing, batch_size=batch_size,
+                        shuffle=True, drop_last=True, seed=run_config.seed, **common)
+    val = None
+    if len(dataset.val):
+        val = BatchLoader(dataset.val.x, dataset.val.y, dataset.preprocessing, batch_size=max(batch_size, 256),
+                          shuffle=False, drop_last=False, **common)
+    return train, val
+
+
+def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed) -> Dataset:
+    """Rank 0 loads first (and downloads what is missing), then the others read the cache."""
+    dataset = load_dataset(run_config.data) if distributed.is_main else None
+    distributed.barrier()
+    return dataset if dataset is not None else load_dataset(run_config.data, download=False)
+
+
+def _resumed_config(run: RunDirectory, overrides, epochs: int | None) -> RunConfig:
+    """The run's own config; only train settings (such as more epochs) may change."""
+    items = overrides.items() if isinstance(overrides, Mapping) else [(o.partition("=")[0], None) for o in overrides]
+    changed = [key for key, _ in items if not key.startswith("train.")]
+    if changed:
+        raise GenlabError(f"a resumed run keeps its model, data and seed; only train.* settings can change (not {changed[0]})")
+    return resolve_run_config(config=run.read_config(), overrides=overrides, epochs=epochs)

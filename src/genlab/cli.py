@@ -1,0 +1,391 @@
+"""The `genlab` command.
+
+    genlab train vae --data digits --epochs 20
+    genlab sample runs/vae-digits-... -n 64 -o grid.png
+    genlab data fetch mnist
+
+Problems with the input are printed as one line starting with "error:" and exit
+with status 2 (1 when training diverged); no output file is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab import __version__
+from genlab.errors import GenlabError
+
+EXAMPLES = """examples:
+  genlab train vae --data digits --epochs 20
+  genlab train dae --data mnist --set model.noise=masking --set train.lr=3e-4
+  genlab train --config runs/vae-digits-20260101-120000/config.yaml
+  genlab train --resume runs/vae-digits-20260101-120000 --epochs 40
+  genlab sample RUN -n 64 -o samples.png
+  genlab data fetch mnist --mirror /path/to/folder/with/mnist/files
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        args.handler(args)
+    except GenlabError as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genlab", description="Train, sample and inspect autoencoders and VAEs.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"genlab {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model and write a run directory",
+                                description="Train a model; writes config.yaml, model/, checkpoints/, metrics.jsonl, samples/.")
+    train.add_argument("model", nargs="?", help="model name (genlab models lists them); optional with --config or --resume")
+    train.add_argument("--data", help="named dataset, .npy/.npz/.csv file, or image folder (default: digits)")
+    train.add_argument("--epochs", type=int, help="number of epochs (default 10)")
+    train.add_argument("--run-dir", help="where to write the run (default runs/MODEL-DATA-DATE-TIME)")
+    train.add_argument("--config", help="YAML file with model/data/train/seed sections, such as a run's config.yaml")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one setting, e.g. --set train.lr=3e-4 --set model.latent_dim=8 (repeatable)")
+    train.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR",
+                       help="continue a run from its last checkpoint (RUN_DIR, or the --run-dir given)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    train.set_defaults(handler=cmd_train)
+
+    sample = commands.add_parser("sample", help="draw new samples from a trained model")
+    sample.add_argument("run", help="run directory or model folder")
+    sample.add_argument("-n", "--count", type=int, default=64, help="how many samples (default 64)")
+    sample.add_argument("-o", "--output", default="samples.png", help=".png grid, or .npy/.csv values in data units")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.set_defaults(handler=cmd_sample)
+
+    reconstruct = commands.add_parser("reconstruct", help="encode and decode data: a grid of originals over reconstructions")
+    reconstruct.add_argument("run", help="run directory or model folder")
+    reconstruct.add_argument("--data", required=True, help="dataset name or path, shaped like the training data")
+    reconstruct.add_argument("--split", default="test", choices=["train", "val", "test"])
+    reconstruct.add_argument("-n", "--count", type=int, default=32, help="how many samples (default 32)")
+    reconstruct.add_argument("-o", "--output", default="reconstructions.png", help=".png grid, or .npy values in data units")
+    reconstruct.set_defaults(handler=cmd_reconstruct)
+
+    encode = commands.add_parser("encode", help="write the latent codes of a dataset split")
+    encode.add_argument("run", help="run directory or model folder")
+    encode.add_argument("--data", required=True, help="dataset name or path, shaped like the training data")
+    encode.add_argument("--split", default="test", choices=["train", "val", "test"])
+    encode.add_argument("-o", "--output", default="codes.npy", help=".npy (codes) or .npz (codes and labels)")
+    encode.add_argument("--batch-size", type=int, default=1024)
+    encode.set_defaults(handler=cmd_encode)
+
+    info = commands.add_parser("info", help="describe a run: model, data, progress, last metrics")
+    info.add_argument("run", help="run directory or model folder")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(handler=cmd_info)
+
+    models = commands.add_parser("models", help="list the models and their settings")
+    models.add_argument("name", nargs="?", help="show one model's settings and defaults")
+    models.set_defaults(handler=cmd_models)
+
+    data = commands.add_parser("data", help="list, download and verify named datasets")
+    data_commands = data.add_subparsers(title="data commands", metavar="ACTION")
+    data_list = data_commands.add_parser("list", help="named datasets and whether they are cached")
+    data_list.add_argument("--root", help="dataset cache (default $GENLAB_DATA or ~/.cache/genlab)")
+    data_list.set_defaults(handler=cmd_data_list)
+    fetch = data_commands.add_parser("fetch", help="download a dataset into the cache and verify it")
+    fetch.add_argument("name")
+    fetch.add_argument("--mirror", help="URL or local folder holding the published files (.gz or archive)")
+    fetch.add_argument("--root", help="dataset cache (default $GENLAB_DATA or ~/.cache/genlab)")
+    fetch.set_defaults(handler=cmd_data_fetch)
+    verify = data_commands.add_parser("verify", help="check the SHA-256 of every cached file of a dataset")
+    verify.add_argument("name")
+    verify.add_argument("--root", help="dataset cache (default $GENLAB_DATA or ~/.cache/genlab)")
+    verify.set_defaults(handler=cmd_data_verify)
+    data.set_defaults(handler=lambda _: data.print_help())
+    return parser
+
+
+# ---- train -----------------------------------------------------------------------------
+
+
+def cmd_train(args) -> None:
+    from genlab.api import train
+
+    if args.resume is not None:
+        run_dir = args.run_dir if args.resume is True else args.resume
+        if args.model or args.data or args.config:
+            raise GenlabError("--resume continues a run as configured; give only the run directory (and train.* changes)")
+        train(run_dir=run_dir, resume=True, epochs=args.epochs, overrides=args.overrides, progress=not args.quiet)
+        return
+    if args.model is None and args.config is None:
+        raise GenlabError("name a model (genlab train vae --data digits) or give --config FILE.yaml; `genlab models` lists models")
+    train(args.model, args.data, epochs=args.epochs, run_dir=args.run_dir, config=args.config,
+          overrides=args.overrides, progress=not args.quiet)
+
+
+# ---- inference -------------------------------------------------------------------------
+
+
+def cmd_sample(args) -> None:
+    model = _load_latent_model(args.run, "sample")
+    if args.count < 1:
+        raise GenlabError(f"-n must be at least 1 (got {args.count})")
+    output = _output_path(args.output, (".png", ".npy", ".csv"))
+    generator = torch.Generator().manual_seed(args.seed)
+    samples = model.sample(args.count, generator)
+    _write_samples(model, samples, output)
+    print(f"wrote {args.count} samples to {output}")
+
+
+def cmd_reconstruct(args) -> None:
+    model = _load_latent_model(args.run, "reconstruct")
+    output = _output_path(args.output, (".png", ".npy"))
+    x, _ = _model_inputs(model, args.data, args.split, limit=max(1, args.count))
+    reconstructions = model.reconstruct(x)
+    mse = float((reconstructions - x).square().mean())
+    if output.suffix == ".png":
+        _require_images(model, "a .png grid")
+        from genlab.images import save_image_grid
+        from genlab.models.latent import to_unit_range
+
+        columns = min(8, len(x))
+        rows = [t for r in range(0, len(x), columns) for t in (x[r : r + columns], reconstructions[r : r + columns])]
+        save_image_grid(to_unit_range(torch.cat(rows), model.config.value_range), output, columns=columns)
+    else:
+        _save_array(output, _to_data_units(model, reconstructions))
+    print(f"wrote {len(x)} reconstructions to {output} (mean squared error {mse:.5f} in model units)")
+
+
+def cmd_encode(args) -> None:
+    model = _load_latent_model(args.run, "encode")
+    output = _output_path(args.output, (".npy", ".npz"))
+    x, y = _model_inputs(model, args.data, args.split)
+    with torch.no_grad():
+        codes = torch.cat([model.encode(x[i : i + args.batch_size]) for i in range(0, len(x), args.batch_size)])
+    codes = codes.float().numpy()
+    if output.suffix == ".npz":
+        from genlab.files import atomic_path
+
+        with atomic_path(output) as scratch, open(scratch, "wb") as handle:
+            np.savez(handle, codes=codes, **({"labels": y.numpy()} if y is not None else {}))
+    else:
+        _save_array(output, codes)
+    print(f"wrote codes of shape {codes.shape} to {output}")
+
+
+# ---- info and listings -----------------------------------------------------------------
+
+
+def cmd_info(args) -> None:
+    from genlab.api import load
+    from genlab.runs import RunDirectory
+    from genlab.train.metrics import read_metrics
+
+    path = Path(args.run)
+    model = load(path)
+    config = model.config
+    summary = {
+        "path": str(path),
+        "model": model.model_name,
+        "class": type(model).__name__,
+        "parameters": model.num_parameters(),
+        "data_shape": list(config.data_shape),
+        "num_classes": config.num_classes,
+        "value_range": config.value_range,
+        "latent_dim": getattr(config, "latent_dim", None),
+        "arch": getattr(config, "arch", None),
+    }
+    if (path / "config.yaml").is_file():
+        run = RunDirectory.open(path)
+        tree = run.read_config()
+        records = read_metrics(run.metrics_path)
+        starts = [r for r in records if r.get("split") == "run" and r.get("event") in ("start", "resume")]
+        ends = [r for r in records if r.get("split") == "run" and r.get("event") == "end"]
+        vals = [r for r in records if r.get("split") == "val"]
+        trains = [r for r in records if r.get("split") == "train"]
+        summary.update({
+            "data": tree.get("data", {}).get("name"),
+            "seed": tree.get("seed"),
+            "epochs_planned": tree.get("train", {}).get("epochs"),
+            "epochs_done": vals[-1]["epoch"] if vals else 0,
+            "step": (trains[-1]["step"] if trains else 0),
+            "finished": bool(ends) and ends[-1]["step"] >= (trains[-1]["step"] if trains else 0),
+            "train_seconds": sum(r.get("train_seconds", 0) for r in ends),
+            "device": starts[-1].get("device") if starts else None,
+            "precision": starts[-1].get("precision") if starts else None,
+            "images_per_s": trains[-1].get("images_per_s") if trains else None,
+            "last_validation": {k: v for k, v in vals[-1].items() if k not in ("split", "step", "epoch")} if vals else {},
+            "checkpoint": run.checkpoint_path.is_file(),
+            "sample_grids": len(list(run.samples_dir.glob("*.png"))) if run.samples_dir.is_dir() else 0,
+        })
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    width = max(len(key) for key in summary)
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()) or "-"
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
+            value = f"{value:,}"
+        print(f"{key:<{width}}  {value}")
+
+
+def cmd_models(args) -> None:
+    import dataclasses
+
+    from genlab.models import get_model_class, list_models
+
+    names = [args.name] if args.name else list_models()
+    for name in names:
+        cls = get_model_class(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name:<14} {cls.__name__}: {doc}")
+        if args.name:
+            for field in dataclasses.fields(cls.config_class):
+                if field.metadata.get("derived"):
+                    continue
+                default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+                print(f"  model.{field.name:<22} default {default!r}")
+
+
+def cmd_data_list(args) -> None:
+    from genlab.data.catalog import NAMED_DATASETS
+    from genlab.data.download import data_root
+
+    root = data_root(args.root)
+    print(f"cache: {root}")
+    for named in NAMED_DATASETS.values():
+        if not named.needs_files:
+            state = "bundled"
+        else:
+            present = sum((root / named.name / f.name).is_file() for f in named.files)
+            state = "cached" if present == len(named.files) else f"{present}/{len(named.files)} files"
+        print(f"  {named.name:<14} {state:<10} {named.download_size:>8}  {named.description}")
+
+
+def cmd_data_fetch(args) -> None:
+    from genlab.data.catalog import get_named_dataset
+    from genlab.data.dataset import ensure_named_dataset
+
+    named = get_named_dataset(args.name)
+    if not named.needs_files:
+        print(f"{named.name} ships with scikit-learn; nothing to fetch")
+        return
+    directory = ensure_named_dataset(named, args.root, download=True, mirror=args.mirror)
+    print(f"{named.name}: {len(named.files)} files verified in {directory}")
+
+
+def cmd_data_verify(args) -> None:
+    from genlab.data.catalog import get_named_dataset
+    from genlab.data.download import data_root, verify_cached
+
+    named = get_named_dataset(args.name)
+    if not named.needs_files:
+        print(f"{named.name} ships with scikit-learn; nothing to verify")
+        return
+    directory = data_root(args.root) / named.name
+    missing = verify_cached(named.name, directory, named.files)
+    if missing:
+        raise GenlabError(f"{named.name}: {', '.join(missing)} missing from {directory}; run `genlab data fetch {named.name}`")
+    print(f"{named.name}: {len(named.files)} files match their SHA-256 in {directory}")
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _load_latent_model(path: str, action: str):
+    from genlab.api import load
+    from genlab.models.latent import LatentModel
+
+    model = load(path)
+    if not isinstance(model, LatentModel):
+        raise GenlabError(f"a {model.model_name} model cannot {action}")
+    return model
+
+
+def _model_inputs(model, data: str, split: str, limit: int | None = None):
+    """A split of `data`, preprocessed exactly as the model's training data was."""
+    from genlab.data.dataset import load_dataset
+    from genlab.data.preprocessing import Preprocessing
+
+    dataset = load_dataset(data)
+    if tuple(dataset.shape) != tuple(model.config.data_shape):
+        raise GenlabError(
+            f"data '{data}' has samples of shape {_shape(dataset.shape)} but the model was trained on {_shape(model.config.data_shape)}"
+        )
+    chosen = dataset.split(split)
+    x, y = chosen.x[:limit], (chosen.y[:limit] if chosen.y is not None else None)
+    if len(x) == 0:
+        raise GenlabError(f"the {split} split of '{data}' is empty")
+    preprocessing = Preprocessing.from_dict(model.config.preprocessing) if model.config.preprocessing else dataset.preprocessing
+    preprocessing.binarize = False  # inference sees expected pixel values, not a random draw
+    return preprocessing(x), y
+
+
+def _write_samples(model, samples: torch.Tensor, output: Path) -> None:
+    if output.suffix == ".png":
+        _require_images(model, "a .png grid")
+        from genlab.images import save_image_grid
+        from genlab.models.latent import to_unit_range
+
+        save_image_grid(to_unit_range(samples, model.config.value_range), output, columns=int(math.ceil(math.sqrt(len(samples)))))
+    else:
+        _save_array(output, _to_data_units(model, samples))
+
+
+def _require_images(model, what: str) -> None:
+    if not model.config.is_image or model.config.value_range == "real":
+        raise GenlabError(f"this model works on vectors of {model.config.data_shape[0]} features; "
+                          f"write .npy or .csv instead of {what}")
+
+
+def _to_data_units(model, values: torch.Tensor) -> np.ndarray:
+    from genlab.data.preprocessing import Preprocessing
+
+    if model.config.preprocessing:
+        values = Preprocessing.from_dict(model.config.preprocessing).invert(values)
+    return values.float().numpy()
+
+
+def _save_array(output: Path, array: np.ndarray) -> None:
+    from genlab.files import atomic_path
+
+    with atomic_path(output) as scratch:
+        if output.suffix == ".csv":
+            np.savetxt(scratch, array.reshape(len(array), -1), delimiter=",", fmt="%.6g")
+        else:
+            with open(scratch, "wb") as handle:
+                np.save(handle, array)
+
+
+def _output_path(text: str, suffixes: tuple[str, ...]) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in suffixes:
+        raise GenlabError(f"output '{text}' must end in {', '.join(suffixes)}")
+    if path.parent != Path("") and not path.parent.is_dir():
+        raise GenlabError(f"output folder '{path.parent}' does not exist")
+    return path
+
+
+def _shape(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Loading any supported data into train / validation / test tensors held in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.config import DataConfig
+from genlab.data.catalog import NAMED_DATASETS, NamedDataset
+from genlab.data.download import data_root, fetch_archive, fetch_files, verify_cached
+from genlab.data.preprocessing import Preprocessing, fit_preprocessing
+from genlab.data.readers import RawArrays, as_labels, read_array_file, read_image_folder
+from genlab.errors import DataUnavailableError, GenlabError
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, C, H, W) or (N, D) as stored: uint8 or float32
+    y: torch.Tensor | None  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    shape: tuple[int, ...]  # one sample: (C, H, W) for images, (D,) for vectors
+    num_classes: int | None
+    class_names: list[str] | None
+    preprocessing: Preprocessing
+    test_split: str  # "published" (the dataset's own) or "seeded" (cut by genlab with data.split_seed)
+
+    @property
+    def kind(self) -> str:
+        return "image" if len(self.shape) == 3 else "vector"
+
+    def split(self, name: str) -> Split:
+        if name not in ("train", "val", "test"):
+            raise GenlabError(f"unknown split '{name}' (train, val or test)")
+        return getattr(self, name)
+
+
+def load_dataset(
+    config: DataConfig | str, *, download: bool = True, mirror: str | None = None
+) -> Dataset:
+    """Read `config.name` (a named dataset, an array file or an image folder) into memory."""
+    config = DataConfig(name=config) if isinstance(config, str) else config
+    raw = read_raw(config, download=download, mirror=mirror)
+    x_train, y_train = raw.x_train, raw.y_train
+    if raw.x_test is not None:
+        x_test, y_test, test_split = raw.x_test, raw.y_test, "published"
+    else:
+        keep, held = _split_indices(len(x_train), config.test_fraction, config.split_seed)
+        x_test, y_test = x_train[held], _take(y_train, held)
+        x_train, y_train = x_train[keep], _take(y_train, keep)
+        test_split = "seeded"
+    keep, held = _split_indices(len(x_train), config.val_fraction, config.split_seed + 1)
+    x_val, y_val = x_train[held], _take(y_train, held)
+    x_train, y_train = x_train[keep], _take(y_train, keep)
+
+    kind = "image" if x_train.ndim == 4 else "vector"
+    if config.binarize == "static":
+        if kind != "image":
+            raise GenlabError("data.binarize=static is for images; vectors cannot be binarised")
+        x_train, x_val, x_test = (_binarize_once(x, config.split_seed + i) for i, x in enumerate((x_train, x_val, x_test)))
+    preprocessing = fit_preprocessing(x_train, kind, config.normalize, config.binarize)
+
+    labels = [y for y in (y_train, y_val, y_test) if y is not None and len(y)]
+    class_names = raw.class_names if labels else None
+    if labels and class_names is None:
+        class_names = [str(i) for i in range(int(max(y.max() for y in labels)) + 1)]
+    num_classes = len(class_names) if class_names else None
+    return Dataset(
+        name=config.name,
+        train=Split(torch.from_numpy(np.ascontiguousarray(x_train)), _as_tensor(y_train)),
+        val=Split(torch.from_numpy(np.ascontiguousarray(x_val)), _as_tensor(y_val)),
+        test=Split(torch.from_numpy(np.ascontiguousarray(x_test)), _as_tensor(y_test)),
+        shape=tuple(x_train.shape[1:]),
+        num_classes=num_classes,
+        class_names=class_names,
+        preprocessing=preprocessing,
+        test_split=test_split,
+    )
+
+
+def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = None) -> RawArrays:
+    """The source's arrays as stored, before splitting."""
+    if config.name in NAMED_DATASETS:
+        named = NAMED_DATASETS[config.name]
+        directory = ensure_named_dataset(named, config.root, download=download, mirror=mirror)
+        raw = named.read(directory)
+        raw.class_names = list(named.class_names)
+        return raw
+    path = Path(config.name).expanduser()
+    if path.is_dir():
+        return read_image_folder(path, config.image_size)
+    if path.is_file():
+        raw = read_array_file(path, config.label_column)
+        if raw.y_train is not None:
+            raw.y_train, _ = as_labels(raw.y_train, len(raw.x_train), path)
+        return raw
+    raise GenlabError(
+        f"unknown dataset '{config.name}': not a named dataset ({', '.join(NAMED_DATASETS)}) "
+        "nor an existing .npy/.npz/.csv file or image folder"
+    )
+
+
+def ensure_named_dataset(
+    named: NamedDataset, root: str | None = None, *, download: bool = True, mirror: str | None = None
+) -> Path:
+    """The verified cache folder of a named dataset, downloading missing files when allowed."""
+    directory = data_root(root) / named.name
+    if not named.needs_files:
+        return directory
+    missing = verify_cached(named.name, directory, named.files)
+    if not missing:
+        return directory
+    if not download:
+        raise DataUnavailableError(
+            f"{named.name}: {', '.join(missing)} missing from {directory}; "
+            f"run `genlab data fetch {named.name}` (or --mirror FOLDER_OR_URL with a copy)"
+        )
+    mirrors = (mirror,) if mirror else named.mirrors
+    if named.archive is not None:
+        fetch_archive(named.name, directory, named.archive, mirrors)
+    else:
+        fetch_files(named.name, directory, named.files, mirrors)
+    return directory
+
+
+def _split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded (keep, held-out) partition of range(count), each in ascending order."""
+    held_count = int(round(count * fraction))
+    if fraction > 0 and held_count == 0 and count > 1:
+        held_count = 1
+    if held_count >= count:
+        raise GenlabError(f"{count} samples are too few to hold out a fraction of {fraction}")
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[held_count:]), np.sort(order[:held_count])
+
+
+def _take(y: np.ndarray | None, indices: np.ndarray) -> np.ndarray | None:
+    return None if y is None else y[indices]
+
+
+def _as_tensor(y: np.ndarray | None) -> torch.Tensor | None:
+    return None if y is None else torch.from_numpy(np.ascontiguousarray(y))
+
+
+def _binarize_once(x: np.ndarray, seed: int) -> np.ndarray:
+    """Static binarisation: one Bernoulli draw per pixel, fixed by the seed."""
+    high = 255.0 if x.dtype == np.uint8 else 1.0
+    draw = np.random.default_rng(seed).random(x.shape, dtype=np.float32) * high
+    on = draw < x
+    return (on * 255).astype(np.uint8) if x.dtype == np.uint8 else on.astype(np.float32)

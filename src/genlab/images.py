@@ -1,0 +1,42 @@
+"""Image grids as PNG files (Pillow), for samples, reconstructions and previews."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from genlab.files import atomic_path
+
+MIN_CELL_PIXELS = 28  # tiny images (8x8 digits) are enlarged to at least this size, pixels kept sharp
+
+
+def image_grid(images: torch.Tensor, columns: int = 8, padding: int = 2) -> np.ndarray:
+    """(N, C, H, W) values in [0, 1] -> (rows*H', columns*W', C) uint8 canvas, white gaps."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    count, channels, height, width = images.shape
+    zoom = max(1, math.ceil(MIN_CELL_PIXELS / max(height, width)))
+    if zoom > 1:
+        images = images.repeat_interleave(zoom, dim=2).repeat_interleave(zoom, dim=3)
+        height, width = height * zoom, width * zoom
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    canvas = torch.ones(channels, rows * (height + padding) + padding, columns * (width + padding) + padding)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        top, left = padding + r * (height + padding), padding + c * (width + padding)
+        canvas[:, top : top + height, left : left + width] = images[index]
+    return (canvas.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8) -> Path:
+    """Write a grid of (N, C, H, W) images in [0, 1] as a PNG, atomically."""
+    grid = image_grid(images, columns)
+    picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid[:, :, :3])
+    path = Path(path)
+    with atomic_path(path) as scratch:
+        picture.save(scratch, format="PNG")
+    return path

@@ -1,0 +1,93 @@
+"""The plain autoencoder: x -> code -> reconstruction, trained to reconstruct."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from genlab.errors import GenlabError
+from genlab.models.base import register_model
+from genlab.models.latent import LatentModel
+from genlab.models.likelihoods import BernoulliLikelihood, SquaredError
+from genlab.models.nets import NetworkConfig, decoder_network, encoder_network
+
+CODE_STATS_MOMENTUM = 0.01
+
+
+@dataclass
+class AutoencoderConfig(NetworkConfig):
+    # bce: Bernoulli cross-entropy, for data in [0, 1]; mse: squared error; auto picks bce for [0, 1] data
+    reconstruction_loss: Literal["auto", "bce", "mse"] = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.reconstruction_loss == "auto":
+            self.reconstruction_loss = "bce" if self.value_range == "unit" else "mse"
+        if self.reconstruction_loss == "bce" and self.value_range != "unit":
+            raise GenlabError("reconstruction_loss bce needs data in [0, 1]; use mse or data.normalize=unit")
+
+
+@register_model("ae")
+class Autoencoder(LatentModel):
+    """Encoder and decoder trained to reconstruct their input.
+
+    Losses are summed over features and averaged over the batch. The autoencoder keeps a
+    running mean and variance of its codes, so that sample() can decode draws from a
+    Gaussian fitted to where the codes actually lie (an ex-post density, as in RAE).
+    """
+
+    config_class = AutoencoderConfig
+
+    def __init__(self, config: AutoencoderConfig):
+        super().__init__(config)
+        self.encoder = encoder_network(config, config.latent_dim)
+        self.decoder = decoder_network(config, config.latent_dim)
+        self.criterion = BernoulliLikelihood() if config.reconstruction_loss == "bce" else SquaredError(config.value_range)
+        self.code_activation: nn.Module = nn.Identity()
+        self.register_buffer("code_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("code_var", torch.ones(config.latent_dim))
+        self.register_buffer("code_updates", torch.zeros((), dtype=torch.long))
+
+    def encode(self, x):
+        return self.code_activation(self.encoder(x)).float()
+
+    def decode(self, z):
+        return self.criterion.mean(self.decoder(z))
+
+    def prior_sample(self, count, generator=None):
+        noise = self.standard_normal(count, generator).to(self.code_mean.device)
+        return self.code_mean + noise * self.code_var.sqrt()
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's training input (the denoising autoencoder adds noise here)."""
+        return x
+
+    def code_penalty(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extra loss terms on the codes (the sparse autoencoder's penalty)."""
+        return {}
+
+    def forward(self, x, y=None, *, group="model", step=0):
+        code = self.code_activation(self.encoder(self.corrupt(x)))  # (B, latent_dim)
+        reconstruction = self.criterion.nll(self.decoder(code), x).mean()
+        if self.training:
+            self._track_codes(code.detach().float())
+        penalties = self.code_penalty(code.float())
+        loss = reconstruction + sum(penalties.values())
+        return {"loss": loss, "reconstruction": reconstruction.detach(), **{k: v.detach() for k, v in penalties.items()}}
+
+    @torch.no_grad()
+    def validation_metrics(self, x, y=None):
+        metrics = self(x, y)
+        metrics["mse"] = (self.reconstruct(x) - x).square().mean()
+        return metrics
+
+    @torch.no_grad()
+    def _track_codes(self, code: torch.Tensor) -> None:
+        # a plain average over the first batches, then an exponential one that follows the codes as they move
+        self.code_updates += 1
+        weight = torch.clamp(1.0 / self.code_updates.float(), min=CODE_STATS_MOMENTUM)
+        self.code_mean.lerp_(code.mean(0), weight)
+        self.code_var.lerp_(code.var(0, unbiased=False), weight)

@@ -1,0 +1,210 @@
+"""The model contract, the registry of model names, and the on-disk format.
+
+A genlab model is an `nn.Module` with a dataclass config. It owns its objective:
+it names its parameter groups (one for an autoencoder; a discriminator and a
+generator for a GAN) and `forward` returns the named losses for one group, with
+"loss" being what that group's optimizer minimises. The Trainer treats every model
+the same way through this contract and never asks which model it holds.
+
+On disk a model is a folder with `config.json` (class, genlab version, every config
+field) and `model.safetensors` (weights); nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from genlab.errors import GenlabError
+from genlab.files import atomic_path, write_text_atomic
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def derived(default: Any) -> Any:
+    """A config field filled in from the data, not set by the user."""
+    return field(default=default, metadata={"derived": True})
+
+
+@dataclass
+class ModelConfig:
+    data_shape: tuple[int, ...] = derived((1, 28, 28))  # one sample: (C, H, W) or (D,)
+    num_classes: int | None = derived(None)
+    value_range: str = derived("unit")  # model inputs live in: unit [0, 1], symmetric [-1, 1], real
+    preprocessing: dict | None = derived(None)  # how raw data becomes inputs (genlab.data.Preprocessing)
+
+    def __post_init__(self) -> None:
+        self.data_shape = tuple(int(d) for d in self.data_shape)
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.data_shape) == 3
+
+
+_REGISTRY: dict[str, type[GenerativeModel]] = {}
+
+
+def register_model(name: str):
+    """Class decorator: make a model available by name to create_model, the CLI and loading."""
+
+    def decorator(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        cls.model_name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def get_model_class(name: str) -> type[GenerativeModel]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise GenlabError(f"unknown model '{name}' (available: {', '.join(sorted(_REGISTRY))})") from None
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, **config: Any) -> GenerativeModel:
+    """Build a registered model, e.g. create_model("vae", data_shape=(1, 28, 28), latent_dim=16)."""
+    cls = get_model_class(name)
+    known = {f.name for f in dataclasses.fields(cls.config_class)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise GenlabError(f"unknown {name} setting '{unknown[0]}' (settings: {', '.join(sorted(known))})")
+    return cls(cls.config_class(**config))
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every genlab model."""
+
+    model_name: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    requires_labels: ClassVar[bool] = False  # trained on (x, y) pairs
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        if self.requires_labels and not config.num_classes:
+            raise GenlabError(f"{self.model_name} learns from labels, and this data has none; use labelled data")
+
+    # ---- training contract -------------------------------------------------------------
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by optimizer group; each group gets its own optimizer."""
+        return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def groups_to_update(self, step: int) -> Sequence[str]:
+        """Which groups take an optimizer step at this training step, in order."""
+        return ("model",)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, group: str = "model", step: int = 0):
+        """Losses for `group` on a batch: a dict of scalar tensors, "loss" being minimised."""
+        raise NotImplementedError
+
+    def after_update(self, group: str) -> None:
+        """Called after `group`'s optimizer step (for running averages such as EMA)."""
+
+    @torch.no_grad()
+    def validation_metrics(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Batch-mean metrics on held-out data; by default the training losses."""
+        return self(x, y, group=self.groups_to_update(0)[0])
+
+    def preview(self, x: torch.Tensor, count: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Named image batches in [0, 1] (N, C, H, W) to show progress, e.g. samples."""
+        return {}
+
+    # ---- conveniences ------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- artefact ----------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json and model.safetensors into `directory` (each atomically)."""
+        from genlab import __version__
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {key: tensor.detach().cpu().contiguous() for key, tensor in self.state_dict().items()}
+        with atomic_path(directory / WEIGHTS_FILE) as scratch:
+            save_file(state, str(scratch), metadata={"format": "pt", "model": self.model_name})
+        description = {
+            "_class_name": type(self).__name__,
+            "model": self.model_name,
+            "genlab_version": __version__,
+            "config": dataclasses.asdict(self.config),
+        }
+        write_text_atomic(directory / CONFIG_FILE, json.dumps(description, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+        """Rebuild a model from a folder written by save_pretrained (any registered class)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise GenlabError(f"model directory '{directory}' not found")
+        description = _read_description(directory / CONFIG_FILE)
+        model_cls = get_model_class(str(description.get("model")))
+        if cls is not GenerativeModel and not issubclass(model_cls, cls):
+            raise GenlabError(f"{directory} holds a {model_cls.__name__}, not a {cls.__name__}")
+        model = model_cls(_config_from_dict(model_cls.config_class, description.get("config", {}), directory))
+        weights = directory / WEIGHTS_FILE
+        if not weights.is_file():
+            raise GenlabError(f"{weights} is missing; the run did not finish writing its model")
+        try:
+            state = load_file(str(weights), device=str(device))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise GenlabError(f"{weights} is damaged or truncated ({error}); restore it or retrain") from None
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[-1].strip()
+            raise GenlabError(f"{weights} does not fit the model in {CONFIG_FILE} ({first})") from None
+        return model.to(device).eval()
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+    return GenerativeModel.from_pretrained(directory, device=device)
+
+
+def _read_description(path: Path) -> dict:
+    if not path.is_file():
+        raise GenlabError(f"{path} is missing; this is not a genlab model folder")
+    try:
+        description = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise GenlabError(f"{path} is not valid JSON; restore it or retrain") from None
+    if not isinstance(description, dict) or "model" not in description:
+        raise GenlabError(f"{path} does not describe a genlab model (no 'model' entry)")
+    return description
+
+
+def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Path) -> ModelConfig:
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise GenlabError(
+            f"{directory / CONFIG_FILE} has settings this genlab does not know ({', '.join(unknown)}); "
+            "it was probably saved by a newer version"
+        )
+    try:
+        return config_cls(**values)
+    except (TypeError, ValueError) as error:
+        raise GenlabError(f"{directory / CONFIG_FILE}: {error}") from None

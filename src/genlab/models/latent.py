@@ -1,0 +1,60 @@
+"""Models with a code space: encode, decode, reconstruct and sample."""
+
+from __future__ import annotations
+
+import torch
+
+from genlab.models.base import GenerativeModel
+
+
+def to_unit_range(x: torch.Tensor, value_range: str) -> torch.Tensor:
+    """Model-space images -> [0, 1] for display."""
+    if value_range == "symmetric":
+        x = (x + 1) / 2
+    return x.clamp(0, 1)
+
+
+class LatentModel(GenerativeModel):
+    """Shared interface of the autoencoder family.
+
+    encode(x) -> codes (B, latent_dim); decode(z) -> data-space means (B, *data_shape).
+    Both are differentiable; sample() and reconstruct() are inference conveniences.
+    """
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def prior_sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Codes to decode into new samples (B, latent_dim)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`count` new samples in data space, (count, *data_shape)."""
+        return self.decode(self.prior_sample(count, generator).to(self.device))
+
+    def standard_normal(self, count: int, generator: torch.Generator | None) -> torch.Tensor:
+        device = generator.device if generator is not None else self.device
+        return torch.randn(count, self.config.latent_dim, generator=generator, device=device)
+
+    @torch.no_grad()
+    def preview(self, x, count, generator=None):
+        if not self.config.is_image or self.config.value_range == "real":
+            return {}
+        shown = min(len(x), max(count // 2, 1))
+        originals = x[:shown]
+        reconstructions = self.reconstruct(originals)
+        columns = min(8, shown)
+        rows = [t for r in range(0, shown, columns) for t in (originals[r : r + columns], reconstructions[r : r + columns])]
+        value_range = self.config.value_range
+        return {
+            "samples": to_unit_range(self.sample(count, generator).float(), value_range),
+            "reconstructions": to_unit_range(torch.cat(rows).float(), value_range),
+        }

@@ -1,0 +1,128 @@
+"""The variational autoencoder (Kingma & Welling 2014).
+
+q(z|x) = N(mu(x), diag sigma^2(x)), p(z) = N(0, I), p(x|z) Bernoulli or Gaussian.
+Trained by maximising the ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)) with one
+reparameterised sample z = mu + sigma * eps; the KL term has a closed form and may be
+weighted by beta (beta-VAE) and warmed up linearly from 0 over the first steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from genlab.errors import GenlabError
+from genlab.models.base import register_model
+from genlab.models.latent import LatentModel
+from genlab.models.likelihoods import LOG_2PI, BernoulliLikelihood, GaussianLikelihood
+from genlab.models.nets import NetworkConfig, decoder_network, encoder_network
+
+IW_VALUES_PER_CHUNK = 1 << 24  # bounds memory of log_likelihood: samples x batch x features per chunk
+
+
+@dataclass
+class VAEConfig(NetworkConfig):
+    latent_dim: int = 32
+    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"  # auto: bernoulli for [0, 1] data
+    variance: Literal["learned", "fixed"] = "learned"  # gaussian: one learned sigma per feature, or fixed
+    sigma: float = 1.0  # gaussian: the fixed sigma, or the learned one's starting value
+    min_sigma: float = 1e-3  # gaussian: floor that keeps a learned sigma from collapsing
+    beta: float = 1.0  # weight of the KL term (beta-VAE)
+    kl_warmup_steps: int = 0  # ramp the KL weight linearly from 0 to beta over this many steps
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.likelihood == "auto":
+            self.likelihood = "bernoulli" if self.value_range == "unit" else "gaussian"
+        if self.likelihood == "bernoulli" and self.value_range != "unit":
+            raise GenlabError("likelihood bernoulli needs data in [0, 1]; use likelihood=gaussian or data.normalize=unit")
+        if self.sigma <= 0 or self.min_sigma <= 0 or self.beta < 0 or self.kl_warmup_steps < 0:
+            raise GenlabError("model.sigma and model.min_sigma must be positive, beta and kl_warmup_steps >= 0")
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) per sample, (B,)."""
+    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(1)
+
+
+@register_model("vae")
+class VAE(LatentModel):
+    """Variational autoencoder: Gaussian posterior, standard normal prior, Bernoulli or Gaussian decoder."""
+
+    config_class = VAEConfig
+
+    def __init__(self, config: VAEConfig):
+        super().__init__(config)
+        self.encoder = encoder_network(config, 2 * config.latent_dim)  # -> (mu, log sigma^2)
+        self.decoder = decoder_network(config, config.latent_dim)
+        if config.likelihood == "bernoulli":
+            self.likelihood = BernoulliLikelihood()
+        else:
+            self.likelihood = GaussianLikelihood(
+                config.data_shape, config.value_range, config.variance == "learned", config.sigma, config.min_sigma
+            )
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z|x), each (B, latent_dim), in float32."""
+        mu, logvar = self.encoder(x).float().chunk(2, dim=1)
+        return mu, logvar.clamp(-30.0, 20.0)
+
+    def encode(self, x):
+        return self.posterior(x)[0]
+
+    def decode(self, z):
+        return self.likelihood.mean(self.decoder(z))
+
+    def prior_sample(self, count, generator=None):
+        return self.standard_normal(count, generator)
+
+    def kl_weight(self, step: int) -> float:
+        warmup = self.config.kl_warmup_steps
+        return self.config.beta * (min(1.0, step / warmup) if warmup else 1.0)
+
+    def forward(self, x, y=None, *, group="model", step=0):
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        nll = self.likelihood.nll(self.decoder(z), x)  # (B,) -log p(x|z)
+        kl = gaussian_kl(mu, logvar)  # (B,)
+        loss = (nll + self.kl_weight(step) * kl).mean()
+        return {"loss": loss, "neg_elbo": (nll + kl).mean().detach(), "reconstruction": nll.mean().detach(), "kl": kl.mean().detach()}
+
+    @torch.no_grad()
+    def validation_metrics(self, x, y=None):
+        return self(x, y, step=self.config.kl_warmup_steps)
+
+    @torch.no_grad()
+    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+        """Single-sample ELBO per sample, (B,), in nats (beta = 1)."""
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return -(self.likelihood.nll(self.decoder(z), x) + gaussian_kl(mu, logvar))
+
+    @torch.no_grad()
+    def log_likelihood(self, x: torch.Tensor, k: int = 1000) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) with k samples from q(z|x), (B,), in nats.
+
+        log p(x) ~= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); the samples are drawn in
+        chunks so that memory stays bounded whatever k is.
+        """
+        if k < 1:
+            raise GenlabError(f"k must be at least 1 (got {k})")
+        mu, logvar = self.posterior(x)
+        std = torch.exp(0.5 * logvar)
+        batch, latent = mu.shape
+        chunk = max(1, min(k, IW_VALUES_PER_CHUNK // max(1, batch * math.prod(x.shape[1:]))))
+        log_weights = []
+        for start in range(0, k, chunk):
+            count = min(chunk, k - start)
+            eps = torch.randn(count, batch, latent, device=mu.device)
+            z = mu + std * eps  # (count, B, latent)
+            log_q = (-0.5 * eps.square() - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
+            log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)
+            repeated = x.unsqueeze(0).expand(count, *x.shape).reshape(count * batch, *x.shape[1:])
+            log_px = -self.likelihood.nll(self.decoder(z.reshape(count * batch, latent)), repeated).reshape(count, batch)
+            log_weights.append(log_px + log_prior - log_q)
+        return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)

@@ -1,0 +1,89 @@
+"""The run directory: the one artefact a training run leaves, and everything else reads.
+
+    RUN/
+      config.yaml          fully resolved; `genlab train --config RUN/config.yaml` reruns it
+      model/               config.json + model.safetensors (genlab.load reads this)
+      checkpoints/last.pt  model, optimizers, schedulers, data position, RNG states
+      metrics.jsonl        one JSON line per log interval and per validation
+      samples/             epoch_NNN_samples.png, epoch_NNN_reconstructions.png
+      tensorboard/         when TensorBoard is installed
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from genlab.config import dump_yaml
+from genlab.errors import GenlabError
+from genlab.files import write_text_atomic
+
+
+class RunDirectory:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    config_path = property(lambda self: self.root / "config.yaml")
+    model_dir = property(lambda self: self.root / "model")
+    checkpoint_path = property(lambda self: self.root / "checkpoints" / "last.pt")
+    metrics_path = property(lambda self: self.root / "metrics.jsonl")
+    samples_dir = property(lambda self: self.root / "samples")
+    tensorboard_dir = property(lambda self: self.root / "tensorboard")
+
+    @classmethod
+    def create(cls, root: str | Path, config_tree: dict) -> RunDirectory:
+        """A new run directory holding config.yaml; refuses to reuse a non-empty one."""
+        run = cls(root)
+        if run.root.exists() and (not run.root.is_dir() or any(run.root.iterdir())):
+            raise GenlabError(
+                f"run directory '{run.root}' already exists; continue it with --resume or choose another --run-dir"
+            )
+        run.write_config(config_tree)
+        return run
+
+    @classmethod
+    def open(cls, root: str | Path) -> RunDirectory:
+        """An existing run directory (it must hold config.yaml)."""
+        run = cls(root)
+        if not run.root.is_dir():
+            raise GenlabError(f"run directory '{run.root}' not found")
+        if not run.config_path.is_file():
+            raise GenlabError(f"'{run.root}' is not a genlab run directory (no config.yaml)")
+        return run
+
+    def write_config(self, config_tree: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.config_path, dump_yaml(config_tree))
+
+    def read_config(self) -> dict:
+        try:
+            return yaml.safe_load(self.config_path.read_text()) or {}
+        except yaml.YAMLError:
+            raise GenlabError(f"{self.config_path} is not valid YAML") from None
+
+
+def default_run_dir(model_name: str, data_name: str, parent: str | Path = "runs") -> Path:
+    """runs/<model>-<data>-<date>-<time>, made unique if a run started in the same second."""
+    stem = Path(data_name).stem if ("/" in data_name or "." in data_name) else data_name
+    base = Path(parent) / f"{model_name}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, suffix = base, 2
+    while candidate.exists():
+        candidate = base.with_name(f"{base.name}-{suffix}")
+        suffix += 1
+    return candidate
+
+
+def model_dir_of(path: str | Path) -> Path:
+    """The model folder of a run directory, or `path` itself when it is a model folder."""
+    path = Path(path)
+    if not path.exists():
+        raise GenlabError(f"run directory '{path}' not found")
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    if (path / "config.json").is_file():
+        return path
+    if (path / "config.yaml").is_file():
+        raise GenlabError(f"run '{path}' has no saved model yet (model/ is written at the end of each epoch)")
+    raise GenlabError(f"'{path}' is neither a genlab run directory nor a model folder")

@@ -1,0 +1,73 @@
+"""The run's metric log: one JSON object per line in metrics.jsonl, mirrored to TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from genlab.files import write_text_atomic
+
+
+class MetricsLog:
+    """Append-only JSON lines; on resume, lines past the checkpoint's step are dropped first.
+
+    Every record has "split" (train, val or run) and "step"; numeric values also go to
+    TensorBoard as "<split>/<name>" when it is installed and enabled.
+    """
+
+    def __init__(self, path: Path, *, resume_step: int | None = None, tensorboard_dir: Path | None = None):
+        self.path = path
+        if resume_step is not None and path.is_file():
+            kept = [line for line in path.read_text().splitlines() if _step_of(line) <= resume_step]
+            write_text_atomic(path, "".join(line + "\n" for line in kept))
+        self.handle = open(path, "a", buffering=1)
+        self.tensorboard = _open_tensorboard(tensorboard_dir) if tensorboard_dir is not None else None
+
+    def write(self, record: dict[str, Any]) -> None:
+        clean = {key: _json_value(value) for key, value in record.items()}
+        self.handle.write(json.dumps(clean) + "\n")
+        if self.tensorboard is not None:
+            split, step = record.get("split", "train"), record.get("step", 0)
+            for key, value in clean.items():
+                if key not in ("step", "epoch") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self.tensorboard.add_scalar(f"{split}/{key}", value, step)
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed process
+    return records
+
+
+def _step_of(line: str) -> float:
+    try:
+        return json.loads(line).get("step", 0)
+    except (json.JSONDecodeError, AttributeError):
+        return math.inf  # unreadable: drop it
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity
+    return value
+
+
+def _open_tensorboard(directory: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(directory))
