@@ -52,6 +52,7 @@ def train(
         run_config.train.progress = False
 
     dataset = _load_for_all_ranks(run_config, distributed)
+    torch.manual_seed(run_config.seed)  # the initial weights follow from the seed
     trained = build_model(run_config, dataset)
     tree = run_config.to_dict(trained.config)
     if run is None:

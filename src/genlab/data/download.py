@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -30,6 +31,7 @@ from genlab.files import commit
 DOWNLOAD_TIMEOUT_S = 30
 CHUNK = 1 << 20
 MANIFEST = "SHA256SUMS"
+FETCH_ERRORS = (OSError, EOFError, zlib.error, http.client.HTTPException, ChecksumError, urllib.error.URLError)
 
 
 @dataclass(frozen=True)
@@ -96,22 +98,36 @@ def verify_cached(dataset: str, directory: Path, files: Sequence[DataFile]) -> l
 
 
 def fetch_files(dataset: str, directory: Path, files: Sequence[DataFile], mirrors: Sequence[str]) -> None:
-    """Download each missing file from the first mirror that serves correct content."""
+    """Download each missing file from the first mirror that serves correct content.
+
+    A mirror that cannot be reached at all is not asked again for the other files,
+    so an offline machine fails in a fraction of a second.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    missing = [spec for spec in files if not (directory / spec.name).is_file()]
-    for spec in missing:
-        failures = []
+    unreachable: set[str] = set()
+    failed: list[str] = []
+    reasons: dict[str, str] = {}
+    for spec in files:
+        if (directory / spec.name).is_file():
+            continue
         for mirror in mirrors:
+            if mirror in unreachable:
+                continue
             try:
                 _fetch_one(spec, mirror, directory)
                 break
-            except (OSError, EOFError, zlib.error, ChecksumError, urllib.error.URLError) as error:
-                failures.append(f"{_short(mirror)}: {_reason(error)}")
+            except FETCH_ERRORS as error:
+                reasons.setdefault(_short(mirror), _reason(error))
+                if _is_unreachable(error):
+                    unreachable.add(mirror)
         else:
-            raise DataUnavailableError(
-                f"{dataset}: could not get {spec.remote} ({'; '.join(failures)}); "
-                f"put the published files in a folder and run `genlab data fetch {dataset} --mirror FOLDER`"
-            )
+            failed.append(spec.remote)
+    if failed:
+        raise DataUnavailableError(
+            f"{dataset}: cannot get {', '.join(failed)} ({'; '.join(f'{m}: {r}' for m, r in reasons.items())}); "
+            f"put the published files in a folder and run `genlab data fetch {dataset} --mirror FOLDER`, "
+            "or point GENLAB_DATA at a cache that has them"
+        )
 
 
 def fetch_archive(dataset: str, directory: Path, archive: Archive, mirrors: Sequence[str]) -> None:
@@ -131,7 +147,7 @@ def fetch_archive(dataset: str, directory: Path, archive: Archive, mirrors: Sequ
                     commit(Path(scratch) / name, directory / name)
                 write_manifest(directory, {**read_manifest(directory), **digests})
                 return
-            except (OSError, EOFError, zlib.error, tarfile.TarError, ChecksumError, urllib.error.URLError) as error:
+            except (*FETCH_ERRORS, tarfile.TarError) as error:
                 failures.append(f"{_short(mirror)}: {_reason(error)}")
     raise DataUnavailableError(
         f"{dataset}: could not get {archive.remote} ({'; '.join(failures)}); "
@@ -232,6 +248,11 @@ def _local_folder(mirror: str) -> Path | None:
 def _short(mirror: str) -> str:
     parsed = urllib.parse.urlparse(mirror)
     return parsed.netloc or mirror
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """No answer at all (name lookup, refused connection, timeout), as opposed to a bad file."""
+    return isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError)
 
 
 def _reason(error: BaseException) -> str:

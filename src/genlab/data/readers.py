@@ -35,7 +35,7 @@ class RawArrays:
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (the MNIST format): big-endian header, then uint8 data."""
-    data = path.read_bytes()
+    data = bytearray(path.read_bytes())  # writable, so tensors can share it without a copy
     if len(data) < 4 or data[0:2] != b"\x00\x00" or data[2] != 0x08:
         raise GenlabError(f"{path} is not an unsigned-byte IDX file")
     ndim = data[3]

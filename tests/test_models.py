@@ -1,0 +1,121 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from genlab.errors import GenlabError
+from genlab.models import VAE, create_model, list_models, load_model
+from genlab.models.vae import gaussian_kl
+
+SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (2, 7, 9), (3, 64, 48), (1, 5, 5)]
+
+
+def test_all_models_are_registered():
+    assert set(list_models()) >= {"ae", "dae", "sparse-ae", "vae", "supervised-ae"}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", ["ae", "vae"])
+def test_conv_networks_round_trip_any_image_size(name, shape):
+    model = create_model(name, data_shape=shape, arch="conv", latent_dim=5)
+    x = torch.rand(3, *shape)
+    assert model.encode(x).shape == (3, 5)
+    assert model.reconstruct(x).shape == (3, *shape)
+    assert model.sample(2).shape == (2, *shape)
+
+
+@pytest.mark.parametrize("name", ["ae", "dae", "sparse-ae", "vae", "supervised-ae"])
+def test_every_model_trains_on_vectors_and_images(name):
+    for shape, value_range in (((11,), "real"), ((1, 8, 8), "unit")):
+        model = create_model(name, data_shape=shape, value_range=value_range, num_classes=3, hidden=[16])
+        x = torch.rand(4, *shape)
+        losses = model(x, torch.tensor([0, 1, 2, 0]))
+        assert losses["loss"].ndim == 0 and torch.isfinite(losses["loss"])
+        losses["loss"].backward()
+        assert all(p.grad is not None for p in model.parameter_groups()["model"])
+
+
+def test_bad_model_settings_are_one_line_errors():
+    with pytest.raises(GenlabError, match="arch conv needs images"):
+        create_model("vae", data_shape=(10,), arch="conv")
+    with pytest.raises(GenlabError, match="bernoulli needs data in"):
+        create_model("vae", data_shape=(10,), value_range="real", likelihood="bernoulli")
+    with pytest.raises(GenlabError, match="needs labels|learns from labels"):
+        create_model("supervised-ae", data_shape=(10,))
+    with pytest.raises(GenlabError, match="unknown vae setting 'latentdim'"):
+        create_model("vae", latentdim=3)
+
+
+def test_kl_matches_a_monte_carlo_estimate():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(2, 3), torch.randn(2, 3) * 0.5
+    std = torch.exp(0.5 * logvar)
+    z = mu + std * torch.randn(200000, 2, 3)
+    log_q = torch.distributions.Normal(mu, std).log_prob(z).sum(-1)
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    assert torch.allclose(gaussian_kl(mu, logvar), (log_q - log_p).mean(0), atol=0.02)
+
+
+def linear_gaussian_vae(sigma=0.5):
+    """A VAE whose decoder is linear with fixed Gaussian noise: p(x) = N(b, W W^T + sigma^2 I) exactly."""
+    torch.manual_seed(0)
+    model = create_model("vae", data_shape=(4,), value_range="real", latent_dim=2, hidden=[8],
+                         likelihood="gaussian", variance="fixed", sigma=sigma)
+    model.decoder = nn.Sequential(nn.Linear(2, 4), nn.Unflatten(1, (4,)))
+    return model.eval()
+
+
+def test_importance_weighted_likelihood_converges_to_the_exact_marginal():
+    model = linear_gaussian_vae()
+    linear = model.decoder[0]
+    covariance = linear.weight @ linear.weight.T + 0.25 * torch.eye(4)
+    exact = torch.distributions.MultivariateNormal(linear.bias, covariance)
+    x = exact.sample((6,)) + 0.3
+    torch.manual_seed(1)
+    estimate = model.log_likelihood(x, k=20000)
+    assert torch.allclose(estimate, exact.log_prob(x), atol=0.05)
+    draws = x.repeat(20000, 1)  # many independent single-sample estimates at once
+    elbo = model.elbo(draws).reshape(20000, 6).mean(0)
+    assert (elbo < exact.log_prob(x)).all()  # the ELBO is a lower bound
+    one_sample = model.log_likelihood(draws, k=1).reshape(20000, 6).mean(0)
+    assert torch.allclose(one_sample, elbo, atol=0.2)  # with k=1 the estimator is the ELBO
+
+
+def test_kl_warmup_ramps_the_weight():
+    model = create_model("vae", data_shape=(3,), value_range="real", beta=2.0, kl_warmup_steps=100)
+    assert [model.kl_weight(s) for s in (0, 50, 100, 500)] == [0.0, 1.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["ae", "dae", "sparse-ae", "vae", "supervised-ae"])
+def test_save_and_load_round_trip(name, tmp_path):
+    torch.manual_seed(0)
+    model = create_model(name, data_shape=(1, 8, 8), arch="conv", num_classes=4, latent_dim=3,
+                         preprocessing={"value_range": "unit", "scale": [0.0625], "shift": [0.0], "binarize": False}).eval()
+    model(torch.rand(8, 1, 8, 8), torch.arange(8) % 4)  # move running statistics away from their start
+    model.save_pretrained(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is type(model) and loaded.config == model.config
+    x = torch.rand(5, 1, 8, 8)
+    assert torch.equal(loaded.encode(x), model.encode(x))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+
+
+def test_damaged_weights_give_a_clear_error(tmp_path):
+    model = create_model("vae", data_shape=(6,), value_range="real")
+    model.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(GenlabError, match="damaged or truncated"):
+        load_model(tmp_path)
+    create_model("vae", data_shape=(7,), value_range="real").save_pretrained(tmp_path / "other")
+    (tmp_path / "other" / "model.safetensors").replace(weights)
+    with pytest.raises(GenlabError, match="does not fit the model"):
+        load_model(tmp_path)
+
+
+def test_vae_is_a_registered_latent_model():
+    assert issubclass(VAE, nn.Module)
+    assert math.isclose(VAE(VAE.config_class(data_shape=(3,), value_range="real")).kl_weight(0), 1.0)

@@ -1,0 +1,144 @@
+"""The Trainer: learning, exact resume after SIGKILL, the NaN guard, DDP with two processes."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from conftest import PYTHON, QUICK, subprocess_env
+from safetensors.torch import load_file
+
+import genlab
+from genlab.errors import TrainingDivergedError
+from genlab.models import register_model
+from genlab.models.autoencoder import Autoencoder
+from genlab.train.checkpoint import load_checkpoint
+from genlab.train.metrics import read_metrics
+
+
+def records(run, split):
+    return [r for r in read_metrics(run / "metrics.jsonl") if r["split"] == split]
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "sparse-ae", "dae"])
+def test_training_lowers_the_validation_loss(name, tmp_path):
+    run = tmp_path / name
+    genlab.train(name, "digits", epochs=4, run_dir=run, overrides=QUICK, progress=False)
+    val, first_steps = records(run, "val"), records(run, "train")[0]
+    assert len(val) == 4
+    assert val[-1]["loss"] < 0.8 * first_steps["loss"]  # against the mean loss of steps 1-5
+    assert sorted(p.name for p in (run / "samples").iterdir())[-2:] == ["epoch_004_reconstructions.png", "epoch_004_samples.png"]
+
+
+def test_supervised_autoencoder_learns_the_labels(tmp_path):
+    model = genlab.train("supervised-ae", "digits", epochs=6, run_dir=tmp_path / "s", overrides=QUICK, progress=False)
+    assert records(tmp_path / "s", "val")[-1]["accuracy"] > 0.85
+    test = genlab.data.load_dataset("digits").test
+    inputs = genlab.data.load_dataset("digits").preprocessing(test.x)
+    assert (model.predict(inputs) == test.y).float().mean() > 0.85
+
+
+def test_sparse_autoencoder_codes_are_sparser_than_plain_ones(tmp_path):
+    overrides = [*QUICK, "model.latent_dim=64"]
+    genlab.train("sparse-ae", "digits", epochs=4, run_dir=tmp_path / "sparse",
+                 overrides=[*overrides, "model.target_activation=0.05"], progress=False)
+    sparse = genlab.load(tmp_path / "sparse")
+    data = genlab.data.load_dataset("digits")
+    codes = sparse.encode(data.preprocessing(data.val.x)).detach()
+    assert 0.02 < float(codes.mean()) < 0.15  # pulled to the target activation 0.05
+    plain = sparse.__class__(sparse.config.__class__(**{**sparse.config.__dict__, "sparsity_weight": 0.0}))
+    assert float(plain.encode(data.preprocessing(data.val.x)).detach().mean()) > 0.3  # an untrained sigmoid code sits near 0.5
+
+
+KILL_ARGS = ["train", "vae", "--data", "digits", "--epochs", "3", "--quiet",
+             "--set", "train.batch_size=16", "--set", "model.arch=conv", "--set", "train.checkpoint_every=7",
+             "--set", "train.log_every=7", "--set", "train.tensorboard=false", "--set", "train.preview_samples=8"]
+
+
+def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
+    env = subprocess_env()
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run([PYTHON, "-m", "genlab", *KILL_ARGS, "--run-dir", reference], env=env, check=True, timeout=300)
+
+    process = subprocess.Popen([PYTHON, "-m", "genlab", *KILL_ARGS, "--run-dir", killed], env=env)
+    checkpoint = killed / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+    state = load_checkpoint(checkpoint)
+    steps_per_epoch = next(r for r in read_metrics(killed / "metrics.jsonl") if r.get("event") == "start")["steps_per_epoch"]
+    assert 0 < state["batch"] < steps_per_epoch, "the checkpoint should be from the middle of an epoch"
+    subprocess.run([PYTHON, "-m", "genlab", "train", "--resume", killed, "--quiet"], env=env, check=True, timeout=300)
+
+    expected = load_file(reference / "model" / "model.safetensors")
+    resumed = load_file(killed / "model" / "model.safetensors")
+    assert expected.keys() == resumed.keys()
+    for key in expected:
+        assert torch.equal(expected[key], resumed[key]), key
+    steps = [r["step"] for r in records(killed, "train")]
+    assert steps == sorted(set(steps)), "metrics.jsonl repeats steps after the resume"
+    assert steps == [r["step"] for r in records(reference, "train")]
+
+
+@register_model("test-diverging-ae")
+class DivergingAutoencoder(Autoencoder):
+    """An autoencoder whose loss turns NaN from its sixth step on."""
+
+    def forward(self, x, y=None, *, group="model", step=0):
+        losses = super().forward(x, y, group=group, step=step)
+        if step >= 5:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    run = tmp_path / "nan"
+    with pytest.raises(TrainingDivergedError) as caught:
+        genlab.train("test-diverging-ae", "digits", epochs=2, run_dir=run, progress=False,
+                     overrides=[*QUICK, "train.checkpoint_every=2", "train.log_every=1"])
+    message = str(caught.value)
+    assert "diverged at step 6" in message and "loss=nan" in message and "last good checkpoint" in message
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["step"] == 4
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+
+
+def test_cli_reports_divergence_with_exit_code_1(tmp_path, cli):
+    code, _, err = cli("train", "test-diverging-ae", "--data", "digits", "--run-dir", tmp_path / "r", "--quiet",
+                       "--set", "train.log_every=1")
+    assert code == 1 and err.startswith("error: training diverged at step 6") and err.count("\n") == 1
+
+
+def test_resume_can_extend_training(tmp_path):
+    run = tmp_path / "r"
+    genlab.train("ae", "digits", epochs=1, run_dir=run, overrides=QUICK, progress=False)
+    genlab.train(run_dir=run, resume=True, epochs=2, progress=False)
+    assert [r["epoch"] for r in records(run, "val")] == [1, 2]
+    assert "epochs: 2" in (run / "config.yaml").read_text()
+
+
+def test_two_process_torchrun_on_cpu(tmp_path):
+    run = tmp_path / "ddp"
+    command = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "genlab",
+               "train", "vae", "--data", "digits", "--epochs", "2", "--run-dir", str(run), "--quiet",
+               "--set", "train.batch_size=32", "--set", "train.checkpoint_every=10", "--set", "train.tensorboard=false"]
+    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    start = [r for r in read_metrics(run / "metrics.jsonl") if r.get("event") == "start"]
+    assert len(start) == 1, "only rank 0 writes"
+    assert start[0]["world_size"] == 2
+    train_samples = len(genlab.data.load_dataset("digits").train)
+    assert start[0]["steps_per_epoch"] == (train_samples // 2) // 32  # each rank sees its own half
+    assert len(records(run, "val")) == 2
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert len(state["rng"]) == 2 and not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])
+    model = genlab.load(run)
+    assert model.sample(4).shape == (4, 1, 8, 8)
+    assert json.loads((run / "model" / "config.json").read_text())["model"] == "vae"
