@@ -64,11 +64,13 @@ def train(
     elif distributed.is_main:
         run.write_config(tree)  # records a changed epoch count or other train settings
 
+    if distributed.is_main and run_config.train.progress:
+        print(f"{'resuming' if resume else 'training'} {run_config.model_name} on {run_config.data.name}: {run.root}")
     trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed)
     loaders = make_loaders(dataset, run_config, trainer.device, distributed)
     trainer.fit(*loaders, resume=resume)
     if distributed.is_main and run_config.train.progress:
-        print(f"run directory: {run.root}")
+        print(f"done: model in {run.model_dir}, grids in {run.samples_dir}, curves in {run.root / 'curves.png'}")
     return trained
 
 

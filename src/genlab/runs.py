@@ -6,6 +6,7 @@
       checkpoints/last.pt  model, optimizers, schedulers, data position, RNG states
       metrics.jsonl        one JSON line per log interval and per validation
       samples/             epoch_NNN_samples.png, epoch_NNN_reconstructions.png
+      curves.png           losses against the step
       tensorboard/         when TensorBoard is installed
 """
 

@@ -83,19 +83,14 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
 
 
 def resolve_precision(spec: str, device: torch.device) -> str:
-    """auto: bf16 autocast where the hardware computes in bf16 natively, else fp32."""
+    """auto: bf16 autocast on GPUs that support it, fp32 elsewhere.
+
+    On CPUs with AMX, bf16 trains small MLPs about 1.3x faster but costs a few tenths
+    of a nat of ELBO on MNIST; likelihood numbers matter more there, so CPUs default to
+    fp32 and bf16 is one setting away (train.precision=bf16).
+    """
     if spec != "auto":
         return spec
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
     return "fp32"
-
-
-def cpu_has_native_bf16() -> bool:
-    """True on CPUs with AVX512-BF16 or AMX, where oneDNN runs bf16 matrix products natively."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False

@@ -1,0 +1,59 @@
+"""Shared by the benchmark scripts: the machine description and result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SHARED_DATASETS = Path(os.environ.get("GENLAB_SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "genlab_commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def mirror_for(name: str) -> str | None:
+    """A local copy of a dataset's published files, when this checkout sits beside one."""
+    folder = SHARED_DATASETS / name
+    return str(folder) if folder.is_dir() else None
+
+
+def write_result(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    scratch = path.with_suffix(".json.tmp")
+    scratch.write_text(json.dumps(payload, indent=2) + "\n")
+    scratch.replace(path)
+    print(f"wrote {path}")
+    return path
