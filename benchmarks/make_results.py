@@ -28,7 +28,8 @@ def vs_pythae(result: dict) -> list[str]:
         "",
         f"Script: `benchmarks/vs_pythae.py`. {p['data']}: {p['train_samples']:,} training, {p['val_samples']:,} "
         f"validation, {p['test_samples']:,} test images. {p['networks']}; {p['epochs']} epochs, batch "
-        f"{p['batch_size']}, {p['optimizer']}; seeds {', '.join(map(str, p['seeds']))}; {p['isolation']}.",
+        f"{p['batch_size']}, {p['optimizer']}; seeds {', '.join(map(str, p['seeds']))}; {p['isolation']}. "
+        f"Initialisation: {p.get('initialisation', 'each tool its default')}.",
         f"Test ELBO: {p['test_elbo']}. Throughput: {p['throughput']}.",
         "",
         "| tool | precision | training images/s | test negative ELBO (nats, mean ± sd over seeds) |",

@@ -8,7 +8,9 @@ Protocol
   decoder 32-512-512-784 with a sigmoid (pythae) or logits (genlab), ReLU throughout.
 - Training: 10 epochs, batch 128, Adam with learning rate 1e-3, each tool with its own
   defaults otherwise (genlab: fused Adam, fp32 on CPU, in-memory batches, denormals
-  flushed; pythae: Adam, fp32, its DataLoader). Both validate once per epoch. genlab is
+  flushed, hidden layers initialised for ReLU; pythae: Adam, fp32, its DataLoader,
+  networks written as its documentation shows, so with PyTorch's default
+  initialisation). Both validate once per epoch. genlab is
   also run with train.precision=bf16 ("genlab-bf16"), reported beside the headline.
 - Each training runs in its own child process, so that no process-wide setting of one
   tool reaches the other; the order of the tools rotates from seed to seed.
@@ -205,6 +207,7 @@ def main() -> None:
             "test_elbo": "negative ELBO in nats, one posterior sample per test image, same code and seed for both",
             "throughput": "epochs x training samples / wall time of the training call (both validate every epoch)",
             "isolation": "each training in its own child process",
+            "initialisation": "genlab: He for layers feeding ReLU (its default); pythae: PyTorch's default",
             "genlab_precision": values("genlab", "precision")[0],
             "pythae_version": "0.1.2",
         },

@@ -142,3 +142,10 @@ def test_two_process_torchrun_on_cpu(tmp_path):
     model = genlab.load(run)
     assert model.sample(4).shape == (4, 1, 8, 8)
     assert json.loads((run / "model" / "config.json").read_text())["model"] == "vae"
+
+
+def test_compiled_training_matches_the_contract(tmp_path):
+    model = genlab.train("ae", "digits", epochs=1, run_dir=tmp_path / "c", progress=False,
+                         overrides=[*QUICK, "train.compile=true"])
+    assert records(tmp_path / "c", "val")[-1]["loss"] < records(tmp_path / "c", "train")[0]["loss"]
+    assert model.sample(2).shape == (2, 1, 8, 8)

@@ -85,9 +85,9 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
 def resolve_precision(spec: str, device: torch.device) -> str:
     """auto: bf16 autocast on GPUs that support it, fp32 elsewhere.
 
-    On CPUs with AMX, bf16 trains small MLPs about 1.3x faster but costs a few tenths
-    of a nat of ELBO on MNIST; likelihood numbers matter more there, so CPUs default to
-    fp32 and bf16 is one setting away (train.precision=bf16).
+    On CPUs with AMX, bf16 trains small MLPs about 1.3x faster but costs about 0.15 nats
+    of test ELBO on MNIST (benchmarks/vs_pythae.py); likelihood numbers matter more there,
+    so CPUs default to fp32 and bf16 is one setting away (train.precision=bf16).
     """
     if spec != "auto":
         return spec

@@ -28,8 +28,8 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         clean = {key: _json_value(value) for key, value in record.items()}
         self.handle.write(json.dumps(clean) + "\n")
-        if self.tensorboard is not None:
-            split, step = record.get("split", "train"), record.get("step", 0)
+        if self.tensorboard is not None and record.get("split") in ("train", "val"):
+            split, step = record["split"], record.get("step", 0)
             for key, value in clean.items():
                 if key not in ("step", "epoch") and isinstance(value, (int, float)) and not isinstance(value, bool):
                     self.tensorboard.add_scalar(f"{split}/{key}", value, step)
