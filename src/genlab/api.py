@@ -101,7 +101,7 @@ def make_loaders(
     train = BatchLoader(dataset.train.x, dataset.train.y, dataset.preprocessing, batch_size=batch_size,
                         shuffle=True, drop_last=True, seed=run_config.seed, **common)
     val = None
-    if len(dataset.val):
+    if len(dataset.val) >= distributed.world_size:  # every rank needs a share for the collective mean
         val = BatchLoader(dataset.val.x, dataset.val.y, dataset.preprocessing, batch_size=max(batch_size, 256),
                           shuffle=False, drop_last=False, **common)
     return train, val
