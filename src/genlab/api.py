@@ -40,6 +40,16 @@ def train(
     Under `torchrun` every process calls this and only rank 0 writes.
     """
     distributed = init_distributed()
+    try:
+        trained = _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress)
+    except BaseException:
+        distributed.close(wait=False)  # torchrun stops the other ranks; do not wait for them
+        raise
+    distributed.close()
+    return trained
+
+
+def _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress) -> GenerativeModel:
     if resume:
         if run_dir is None:
             raise GenlabError("resume needs the run directory to continue (--resume RUN_DIR)")

@@ -144,7 +144,7 @@ class GenerativeModel(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         state = {key: tensor.detach().cpu().contiguous() for key, tensor in self.state_dict().items()}
         with atomic_path(directory / WEIGHTS_FILE) as scratch:
-            save_file(state, str(scratch), metadata={"format": "pt", "model": self.model_name})
+            save_file(state, str(scratch), metadata={"format": "pt"})  # one key: byte-identical files for identical weights
         description = {
             "_class_name": type(self).__name__,
             "model": self.model_name,

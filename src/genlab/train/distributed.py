@@ -43,6 +43,13 @@ class Distributed:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def close(self, wait: bool = True) -> None:
+        """Wait for every rank, then leave the group (a process that exits without this can abort)."""
+        if self.active and dist.is_initialized():
+            if wait:
+                dist.barrier()
+            dist.destroy_process_group()
+
     def gather(self, value: Any) -> list[Any]:
         """Every rank's `value`, in rank order, on every rank."""
         if not self.active:
