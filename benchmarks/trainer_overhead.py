@@ -8,8 +8,9 @@ Protocol
 - The bare loop is zero_grad / forward / backward / step and nothing else. The Trainer
   runs as users get it, with a run directory: learning-rate scheduler, loss read-back and
   NaN check every 50 steps, metrics.jsonl, a sample grid, the model and a checkpoint
-  written at each epoch end. No validation split, so both do the same arithmetic.
-- Three alternating repeats of each; slowdown = median Trainer time / median bare time.
+  written at each epoch end (the loss-curve plot that genlab.train draws after the
+  Trainer returns is not included). No validation split, so both do the same arithmetic.
+- Five alternating repeats of each; slowdown = median Trainer time / median bare time.
 
 Run:  python benchmarks/trainer_overhead.py      (about 2 minutes on 2 cores)
 """
@@ -64,7 +65,7 @@ def genlab_trainer(model, loader: BatchLoader, epochs: int, workdir: Path, index
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mirror", default=mirror_for("mnist"))
     args = parser.parse_args()
 

@@ -24,7 +24,7 @@ def trained_run(tmp_path_factory):
 def test_train_writes_the_whole_run_directory(trained_run):
     names = {p.relative_to(trained_run).as_posix() for p in trained_run.rglob("*") if p.is_file()}
     assert {"config.yaml", "model/config.json", "model/model.safetensors", "checkpoints/last.pt", "metrics.jsonl",
-            "samples/epoch_002_samples.png", "samples/epoch_002_reconstructions.png"} <= names
+            "samples/epoch_002_samples.png", "samples/epoch_002_reconstructions.png", "curves.png"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
     assert config["model"]["likelihood"] == "bernoulli"  # "auto" is written out resolved

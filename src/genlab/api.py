@@ -13,6 +13,7 @@ from genlab.data.batches import BatchLoader
 from genlab.data.dataset import Dataset, load_dataset
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, get_model_class, load_model
+from genlab.plots import plot_training_curves
 from genlab.runs import RunDirectory, default_run_dir, model_dir_of
 from genlab.train.distributed import Distributed, init_distributed
 from genlab.train.trainer import Trainer
@@ -79,6 +80,8 @@ def _train(distributed, model, data, epochs, run_dir, config, overrides, resume,
     trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed)
     loaders = make_loaders(dataset, run_config, trainer.device, distributed)
     trainer.fit(*loaders, resume=resume)
+    if distributed.is_main:
+        plot_training_curves(run.metrics_path, run.root / "curves.png")
     if distributed.is_main and run_config.train.progress:
         print(f"done: model in {run.model_dir}, grids in {run.samples_dir}, curves in {run.root / 'curves.png'}")
     return trained

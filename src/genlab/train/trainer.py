@@ -26,7 +26,6 @@ from genlab.data.batches import Batch, BatchLoader
 from genlab.errors import GenlabError, TrainingDivergedError
 from genlab.images import save_image_grid
 from genlab.models.base import GenerativeModel
-from genlab.plots import plot_training_curves
 from genlab.runs import RunDirectory
 from genlab.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from genlab.train.distributed import Distributed, resolve_device, resolve_precision
@@ -112,8 +111,6 @@ class Trainer:
         finally:
             if log is not None:
                 log.close()
-        if log is not None:
-            plot_training_curves(self.run.metrics_path, self.run.root / "curves.png")
         return model.eval()
 
     @torch.no_grad()
