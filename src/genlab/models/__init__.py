@@ -10,6 +10,7 @@ from genlab.models.base import (
     load_model,
     register_model,
 )
+from genlab.models.classifier import Classifier, ClassifierConfig
 from genlab.models.denoising import DenoisingAutoencoder, DenoisingConfig
 from genlab.models.latent import LatentModel
 from genlab.models.sparse import SparseAutoencoder, SparseConfig
@@ -19,6 +20,8 @@ from genlab.models.vae import VAE, VAEConfig
 __all__ = [
     "VAE",
     "Autoencoder",
+    "Classifier",
+    "ClassifierConfig",
     "AutoencoderConfig",
     "DenoisingAutoencoder",
     "DenoisingConfig",

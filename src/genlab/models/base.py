@@ -92,6 +92,7 @@ class GenerativeModel(nn.Module):
     model_name: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     requires_labels: ClassVar[bool] = False  # trained on (x, y) pairs
+    prefers_bf16: ClassVar[bool] = False  # precision "auto" may use bf16 on CPUs that compute it natively
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -112,6 +113,14 @@ class GenerativeModel(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, group: str = "model", step: int = 0):
         """Losses for `group` on a batch: a dict of scalar tensors, "loss" being minimised."""
         raise NotImplementedError
+
+    def optimizer_settings(self, group: str) -> dict:
+        """Per-group changes to the train config's optimizer settings, e.g. {"lr": 4e-4} (TTUR)."""
+        return {}
+
+    def monitor(self) -> dict:
+        """Extra numbers to log with the training losses (e.g. a GAN's class histogram)."""
+        return {}
 
     def after_update(self, group: str) -> None:
         """Called after `group`'s optimizer step (for running averages such as EMA)."""

@@ -9,8 +9,12 @@ import torch
 from genlab.config import TrainConfig
 
 
-def build_optimizer(params: list[torch.nn.Parameter], config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: list[torch.nn.Parameter], config: TrainConfig, device: torch.device, settings: dict | None = None
+) -> torch.optim.Optimizer:
     """Adam, AdamW or SGD with momentum; the fused kernels where the device has them.
+
+    `settings` (from the model, per parameter group) override lr, betas or weight decay.
 
     The fused CPU Adam updates all parameters in one kernel instead of a Python loop
     over tensors: on small models it roughly halves the step time.
@@ -21,6 +25,7 @@ def build_optimizer(params: list[torch.nn.Parameter], config: TrainConfig, devic
     else:
         kwargs = {"lr": config.lr, "betas": tuple(config.betas), "weight_decay": config.weight_decay}
         cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    kwargs.update({key: tuple(value) if key == "betas" else value for key, value in (settings or {}).items()})
     if device.type in ("cpu", "cuda"):
         try:
             return cls(params, fused=True, **kwargs)

@@ -60,7 +60,7 @@ class Trainer:
         self.run = run
         self.dist = distributed or Distributed()
         self.device = resolve_device(config.device, self.dist.local_rank)
-        self.precision = resolve_precision(config.precision, self.device)
+        self.precision = resolve_precision(config.precision, self.device, model.prefers_bf16)
         self.position = Position()
         self.show = self.dist.is_main and config.progress
 
@@ -78,7 +78,8 @@ class Trainer:
         model = self.model.to(self.device).train()
         groups = model.parameter_groups()
         self.group_params = groups
-        self.optimizers = {name: build_optimizer(params, cfg, self.device) for name, params in groups.items()}
+        self.optimizers = {name: build_optimizer(params, cfg, self.device, model.optimizer_settings(name))
+                           for name, params in groups.items()}
         self.schedulers = {name: build_scheduler(opt, cfg, steps_per_epoch) for name, opt in self.optimizers.items()}
         # a single group logs plain names ("loss"); several log "<group>/loss"
         self.prefixes = {name: "" if len(groups) == 1 else f"{name}/" for name in groups}
@@ -204,9 +205,16 @@ class Trainer:
         record = {"split": "train", "step": self.position.step, "epoch": self.position.epoch + 1, **values,
                   "lr": first_group.param_groups[0]["lr"], "images_per_s": round(images_per_s, 1)}
         if log is not None:
-            log.write(record)
+            log.write({**record, **self._monitor()})
         if bar is not None and not bar.disable:
             bar.set_postfix(loss=f"{values.get('loss', next(iter(values.values()))):.4g}", img_s=f"{images_per_s:,.0f}")
+
+    @torch.no_grad()
+    def _monitor(self) -> dict:
+        """The model's own diagnostics, drawn without touching the training random stream."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self._autocast():
+            return self.model.monitor()
 
     def _diverged(self, step: int, keys: list[str], values: torch.Tensor | None) -> None:
         where = "on another process" if values is None else ", ".join(

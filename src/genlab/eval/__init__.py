@@ -1,0 +1,1 @@
+"""Evaluation: reference feature extractors and sample-quality measures."""
