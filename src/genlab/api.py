@@ -62,7 +62,7 @@ def _train(distributed, model, data, epochs, run_dir, config, overrides, resume,
     if not progress:
         run_config.train.progress = False
 
-    dataset = _load_for_all_ranks(run_config, distributed)
+    dataset = _load_for_all_ranks(run_config, distributed, get_model_class(run_config.model_name).image_range)
     torch.manual_seed(run_config.seed)  # the initial weights follow from the seed
     trained = build_model(run_config, dataset)
     tree = run_config.to_dict(trained.config)
@@ -101,6 +101,7 @@ def build_model(run_config: RunConfig, dataset: Dataset) -> GenerativeModel:
         num_classes=dataset.num_classes,
         value_range=dataset.preprocessing.value_range,
         preprocessing=dataset.preprocessing.to_dict(),
+        dataset=run_config.data.name,
     )
     return cls(config)
 
@@ -120,11 +121,11 @@ def make_loaders(
     return train, val
 
 
-def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed) -> Dataset:
+def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed, image_range: str) -> Dataset:
     """Rank 0 loads first (and downloads what is missing), then the others read the cache."""
-    dataset = load_dataset(run_config.data) if distributed.is_main else None
+    dataset = load_dataset(run_config.data, image_range=image_range) if distributed.is_main else None
     distributed.barrier()
-    return dataset if dataset is not None else load_dataset(run_config.data, download=False)
+    return dataset if dataset is not None else load_dataset(run_config.data, download=False, image_range=image_range)
 
 
 def _resumed_config(run: RunDirectory, overrides, epochs: int | None) -> RunConfig:

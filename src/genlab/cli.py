@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", "--count", type=int, default=64, help="how many samples (default 64)")
     sample.add_argument("-o", "--output", default="samples.png", help=".png grid, or .npy/.csv values in data units")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--class", dest="label", type=int, help="generate this class (conditional models: cgan, cvae)")
+    sample.add_argument("--sampler", choices=["prior", "gmm"], default="prior",
+                        help="prior: the model's own; gmm: a Gaussian mixture fitted to training codes (ae, vae)")
+    sample.add_argument("--components", type=int, default=10, help="mixture components for --sampler gmm (default 10)")
     sample.set_defaults(handler=cmd_sample)
 
     reconstruct = commands.add_parser("reconstruct", help="encode and decode data: a grid of originals over reconstructions")
@@ -143,21 +147,56 @@ def cmd_train(args) -> None:
 
 
 def cmd_sample(args) -> None:
-    model = _load_latent_model(args.run, "sample")
+    from genlab.api import load
+    from genlab.models.latent import LatentModel
+
+    model = load(args.run)
+    if not hasattr(model, "sample"):
+        raise GenlabError(f"a {model.model_name} model does not generate samples")
     if args.count < 1:
         raise GenlabError(f"-n must be at least 1 (got {args.count})")
     output = _output_path(args.output, (".png", ".npy", ".csv"))
     generator = torch.Generator().manual_seed(args.seed)
-    samples = model.sample(args.count, generator)
+    labels = torch.full((args.count,), args.label) if args.label is not None else None
+    if args.sampler == "gmm":
+        if not isinstance(model, LatentModel) or model.conditional:
+            raise GenlabError(f"--sampler gmm needs an unconditional autoencoder or VAE, not a {model.model_name}")
+        if labels is not None:
+            raise GenlabError("--sampler gmm draws from all classes; drop --class")
+        samples = _gmm_sampler(Path(args.run), model, args.components).sample(model, args.count, generator)
+    else:
+        samples = model.sample(args.count, generator, labels)
     _write_samples(model, samples, output)
     print(f"wrote {args.count} samples to {output}")
+
+
+def _gmm_sampler(path: Path, model, components: int):
+    """The run's cached mixture for these weights, or a new one fitted to the training codes."""
+    from genlab.eval.features import weights_sha256
+    from genlab.runs import model_dir_of
+    from genlab.samplers import GaussianMixtureSampler
+
+    digest = weights_sha256(model_dir_of(path))
+    cache = path / "samplers" / f"gmm-{components}.npz" if (path / "config.yaml").is_file() else None
+    if cache is not None and cache.is_file():
+        sampler, fitted_for = GaussianMixtureSampler.load(cache)
+        if fitted_for == digest:
+            return sampler
+    if not model.config.dataset:
+        raise GenlabError("this model does not record its training data; --sampler gmm cannot fit a mixture")
+    inputs, _ = _model_inputs(model, model.config.dataset, "train")
+    sampler = GaussianMixtureSampler(components).fit(model, inputs)
+    if cache is not None:
+        cache.parent.mkdir(exist_ok=True)
+        sampler.save(cache, digest)
+    return sampler
 
 
 def cmd_reconstruct(args) -> None:
     model = _load_latent_model(args.run, "reconstruct")
     output = _output_path(args.output, (".png", ".npy"))
-    x, _ = _model_inputs(model, args.data, args.split, limit=max(1, args.count))
-    reconstructions = model.reconstruct(x)
+    x, y = _model_inputs(model, args.data, args.split, limit=max(1, args.count))
+    reconstructions = model.reconstruct(x, _labels_for(model, y, args.data))
     mse = float((reconstructions - x).square().mean())
     if output.suffix == ".png":
         _require_images(model, "a .png grid")
@@ -176,8 +215,10 @@ def cmd_encode(args) -> None:
     model = _load_latent_model(args.run, "encode")
     output = _output_path(args.output, (".npy", ".npz"))
     x, y = _model_inputs(model, args.data, args.split)
+    labels = _labels_for(model, y, args.data)
     with torch.no_grad():
-        codes = torch.cat([model.encode(x[i : i + args.batch_size]) for i in range(0, len(x), args.batch_size)])
+        codes = torch.cat([model.encode(x[i : i + args.batch_size], None if labels is None else labels[i : i + args.batch_size])
+                           for i in range(0, len(x), args.batch_size)])
     codes = codes.float().numpy()
     if output.suffix == ".npz":
         from genlab.files import atomic_path
@@ -336,6 +377,15 @@ def _model_inputs(model, data: str, split: str, limit: int | None = None):
     preprocessing = Preprocessing.from_dict(model.config.preprocessing) if model.config.preprocessing else dataset.preprocessing
     preprocessing.binarize = False  # inference sees expected pixel values, not a random draw
     return preprocessing(x), y
+
+
+def _labels_for(model, y, data: str):
+    """Labels to condition on, for conditional models (which need them)."""
+    if not model.conditional:
+        return None
+    if y is None:
+        raise GenlabError(f"this {model.model_name} is conditional and '{data}' has no labels")
+    return y
 
 
 def _write_samples(model, samples: torch.Tensor, output: Path) -> None:

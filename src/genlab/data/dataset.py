@@ -48,9 +48,12 @@ class Dataset:
 
 
 def load_dataset(
-    config: DataConfig | str, *, download: bool = True, mirror: str | None = None
+    config: DataConfig | str, *, download: bool = True, mirror: str | None = None, image_range: str = "unit"
 ) -> Dataset:
-    """Read `config.name` (a named dataset, an array file or an image folder) into memory."""
+    """Read `config.name` (a named dataset, an array file or an image folder) into memory.
+
+    `image_range` is where data.normalize=auto puts images: unit [0, 1] or symmetric [-1, 1].
+    """
     config = DataConfig(name=config) if isinstance(config, str) else config
     raw = read_raw(config, download=download, mirror=mirror)
     x_train, y_train = raw.x_train, raw.y_train
@@ -70,7 +73,7 @@ def load_dataset(
         if kind != "image":
             raise GenlabError("data.binarize=static is for images; vectors cannot be binarised")
         x_train, x_val, x_test = (_binarize_once(x, config.split_seed + i) for i, x in enumerate((x_train, x_val, x_test)))
-    preprocessing = fit_preprocessing(x_train, kind, config.normalize, config.binarize)
+    preprocessing = fit_preprocessing(x_train, kind, config.normalize, config.binarize, image_range)
 
     labels = [y for y in (y_train, y_val, y_test) if y is not None and len(y)]
     class_names = raw.class_names if labels else None

@@ -64,15 +64,20 @@ class Preprocessing:
         return self._cache[key]
 
 
-def fit_preprocessing(stored: np.ndarray, kind: str, normalize: str, binarize: str) -> Preprocessing:
+def fit_preprocessing(
+    stored: np.ndarray, kind: str, normalize: str, binarize: str, image_range: str = "unit"
+) -> Preprocessing:
     """Choose and fit the transform for the training split `stored` (N, ...).
 
-    normalize: auto (unit range for images, standardisation for vectors), unit
+    normalize: auto (`image_range` for images, standardisation for vectors), unit
     ([0, 1]), symmetric ([-1, 1]), standardize (zero mean, unit variance per
     feature) or none.
     """
     if normalize == "auto":
-        normalize = "unit" if kind == "image" or binarize != "none" else "standardize"
+        if binarize != "none":
+            normalize = "unit"
+        else:
+            normalize = image_range if kind == "image" else "standardize"
     if binarize != "none" and normalize != "unit":
         raise GenlabError(f"binarisation needs data scaled to [0, 1]; set data.normalize=unit (not {normalize})")
 

@@ -12,12 +12,16 @@ from genlab.models.base import (
 )
 from genlab.models.classifier import Classifier, ClassifierConfig
 from genlab.models.denoising import DenoisingAutoencoder, DenoisingConfig
+from genlab.models.gan import GAN, ConditionalGAN, GANConfig
 from genlab.models.latent import LatentModel
 from genlab.models.sparse import SparseAutoencoder, SparseConfig
 from genlab.models.supervised import SupervisedAutoencoder, SupervisedConfig
-from genlab.models.vae import VAE, VAEConfig
+from genlab.models.vae import VAE, ConditionalVAE, VAEConfig
 
 __all__ = [
+    "GAN",
+    "ConditionalGAN",
+    "GANConfig",
     "VAE",
     "Autoencoder",
     "Classifier",
@@ -33,6 +37,7 @@ __all__ = [
     "SupervisedAutoencoder",
     "SupervisedConfig",
     "VAEConfig",
+    "ConditionalVAE",
     "create_model",
     "get_model_class",
     "list_models",

@@ -51,10 +51,12 @@ class Autoencoder(LatentModel):
         self.register_buffer("code_var", torch.ones(config.latent_dim))
         self.register_buffer("code_updates", torch.zeros((), dtype=torch.long))
 
-    def encode(self, x):
+    def encode(self, x, labels=None):
+        self.sample_labels(len(x), labels=labels)  # refuses labels: the autoencoders are unconditional
         return self.code_activation(self.encoder(x)).float()
 
-    def decode(self, z):
+    def decode(self, z, labels=None):
+        self.sample_labels(len(z), labels=labels)
         return self.criterion.mean(self.decoder(z))
 
     def prior_sample(self, count, generator=None):

@@ -42,6 +42,7 @@ class ModelConfig:
     num_classes: int | None = derived(None)
     value_range: str = derived("unit")  # model inputs live in: unit [0, 1], symmetric [-1, 1], real
     preprocessing: dict | None = derived(None)  # how raw data becomes inputs (genlab.data.Preprocessing)
+    dataset: str | None = derived(None)  # the name or path of the training data
 
     def __post_init__(self) -> None:
         self.data_shape = tuple(int(d) for d in self.data_shape)
@@ -93,6 +94,7 @@ class GenerativeModel(nn.Module):
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     requires_labels: ClassVar[bool] = False  # trained on (x, y) pairs
     prefers_bf16: ClassVar[bool] = False  # precision "auto" may use bf16 on CPUs that compute it natively
+    image_range: ClassVar[str] = "unit"  # what data.normalize=auto scales images to: unit [0, 1] or symmetric [-1, 1]
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -130,9 +132,32 @@ class GenerativeModel(nn.Module):
         """Batch-mean metrics on held-out data; by default the training losses."""
         return self(x, y, group=self.groups_to_update(0)[0])
 
-    def preview(self, x: torch.Tensor, count: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def preview(
+        self, x: torch.Tensor, y: torch.Tensor | None, count: int, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
         """Named image batches in [0, 1] (N, C, H, W) to show progress, e.g. samples."""
         return {}
+
+    # ---- class labels ------------------------------------------------------------------
+
+    @property
+    def conditional(self) -> bool:
+        """Whether generation takes a class label (cgan, cvae)."""
+        return bool(getattr(self.config, "conditional", False))
+
+    def sample_labels(self, count: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor | None:
+        """The labels to generate with: given ones checked, random ones drawn, None when unconditional."""
+        if not self.conditional:
+            if labels is not None:
+                raise GenlabError(f"this {self.model_name} is not conditional; train a conditional model to pick classes")
+            return None
+        if labels is None:
+            device = generator.device if generator is not None else self.device
+            labels = torch.randint(0, self.config.num_classes, (count,), generator=generator, device=device)
+        labels = torch.as_tensor(labels, device=self.device).long().reshape(-1)
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.config.num_classes):
+            raise GenlabError(f"class must be in 0..{self.config.num_classes - 1}")
+        return labels
 
     # ---- conveniences ------------------------------------------------------------------
 

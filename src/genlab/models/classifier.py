@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.errors import GenlabError
+from genlab.models.augment import random_shift
 from genlab.models.base import GenerativeModel, ModelConfig, register_model
 from genlab.models.nets import init_for_activation
 
@@ -73,20 +74,6 @@ def classic_cnn(data_shape: tuple[int, ...]) -> tuple[nn.Module, int]:
         nn.Linear(64 * h * w, 64), nn.ReLU(),
     )
     return body, 64
-
-
-def random_shift(x: torch.Tensor, max_shift: int, flip: bool) -> torch.Tensor:
-    """Translate each image by its own whole-pixel offset (zeros fill in), optionally mirror it."""
-    batch, _, height, width = x.shape
-    offsets = torch.randint(-max_shift, max_shift + 1, (batch, 2), device=x.device).float()
-    theta = torch.zeros(batch, 2, 3, device=x.device)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-    theta[:, 0, 2] = offsets[:, 0] * 2 / width  # grid units span [-1, 1]
-    theta[:, 1, 2] = offsets[:, 1] * 2 / height
-    if flip:
-        theta[:, 0, 0] = torch.where(torch.rand(batch, device=x.device) < 0.5, -1.0, 1.0)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
 @register_model("classifier")

@@ -19,12 +19,13 @@ class LatentModel(GenerativeModel):
 
     encode(x) -> codes (B, latent_dim); decode(z) -> data-space means (B, *data_shape).
     Both are differentiable; sample() and reconstruct() are inference conveniences.
+    Conditional models (cvae) take class labels (B,) in each; the others refuse them.
     """
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def prior_sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -32,29 +33,32 @@ class LatentModel(GenerativeModel):
         raise NotImplementedError
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+    def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, labels), labels)
 
     @torch.no_grad()
-    def sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """`count` new samples in data space, (count, *data_shape)."""
-        return self.decode(self.prior_sample(count, generator).to(self.device))
+    def sample(self, count: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
+        """`count` new samples in data space, (count, *data_shape); `labels` picks classes (cvae)."""
+        labels = self.sample_labels(count, generator, labels)
+        return self.decode(self.prior_sample(count, generator).to(self.device), labels)
 
     def standard_normal(self, count: int, generator: torch.Generator | None) -> torch.Tensor:
         device = generator.device if generator is not None else self.device
         return torch.randn(count, self.config.latent_dim, generator=generator, device=device)
 
     @torch.no_grad()
-    def preview(self, x, count, generator=None):
+    def preview(self, x, y, count, generator=None):
         if not self.config.is_image or self.config.value_range == "real":
             return {}
         shown = min(len(x), max(count // 2, 1))
         originals = x[:shown]
-        reconstructions = self.reconstruct(originals)
+        labels = y[:shown] if self.conditional else None
+        reconstructions = self.reconstruct(originals, labels)
         columns = min(8, shown)
         rows = [t for r in range(0, shown, columns) for t in (originals[r : r + columns], reconstructions[r : r + columns])]
         value_range = self.config.value_range
+        sample_labels = torch.arange(count, device=self.device) % self.config.num_classes if self.conditional else None
         return {
-            "samples": to_unit_range(self.sample(count, generator).float(), value_range),
+            "samples": to_unit_range(self.sample(count, generator, sample_labels).float(), value_range),
             "reconstructions": to_unit_range(torch.cat(rows).float(), value_range),
         }

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.models.base import register_model
@@ -56,8 +58,11 @@ class VAE(LatentModel):
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
+        classes = config.num_classes if self.conditional else 0
         self.encoder = encoder_network(config, 2 * config.latent_dim)  # -> (mu, log sigma^2)
-        self.decoder = decoder_network(config, config.latent_dim)
+        self.decoder = decoder_network(config, config.latent_dim + classes)  # cvae: z and a one-hot label
+        # cvae: the label shifts the posterior's parameters, q(z | x, y)
+        self.label_to_posterior = nn.Linear(classes, 2 * config.latent_dim) if classes else None
         if config.likelihood == "bernoulli":
             self.likelihood = BernoulliLikelihood()
         else:
@@ -65,16 +70,32 @@ class VAE(LatentModel):
                 config.data_shape, config.value_range, config.variance == "learned", config.sigma, config.min_sigma
             )
 
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-variance of q(z|x), each (B, latent_dim), in float32."""
-        mu, logvar = self.encoder(x).float().chunk(2, dim=1)
+    def posterior(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z|x) (q(z|x,y) for cvae), each (B, latent_dim), in float32."""
+        h = self.encoder(x).float()
+        if self.label_to_posterior is not None:
+            h = h + self.label_to_posterior(self._one_hot(labels, x)).float()
+        mu, logvar = h.chunk(2, dim=1)
         return mu, logvar.clamp(-30.0, 20.0)
 
-    def encode(self, x):
-        return self.posterior(x)[0]
+    def decoder_output(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's raw output for codes z (and labels, for cvae)."""
+        if self.label_to_posterior is not None:
+            z = torch.cat([z, self._one_hot(labels, z).to(z.dtype)], dim=1)
+        return self.decoder(z)
 
-    def decode(self, z):
-        return self.likelihood.mean(self.decoder(z))
+    def _one_hot(self, labels, like):
+        if labels is None:
+            raise GenlabError("a conditional VAE needs the class label of every sample")
+        return F.one_hot(labels.long(), self.config.num_classes).to(like.device, torch.float32)
+
+    def encode(self, x, labels=None):
+        self.sample_labels(len(x), labels=labels)
+        return self.posterior(x, labels)[0]
+
+    def decode(self, z, labels=None):
+        self.sample_labels(len(z), labels=labels)
+        return self.likelihood.mean(self.decoder_output(z, labels))
 
     def prior_sample(self, count, generator=None):
         return self.standard_normal(count, generator)
@@ -84,9 +105,10 @@ class VAE(LatentModel):
         return self.config.beta * (min(1.0, step / warmup) if warmup else 1.0)
 
     def forward(self, x, y=None, *, group="model", step=0):
-        mu, logvar = self.posterior(x)
+        labels = y if self.conditional else None
+        mu, logvar = self.posterior(x, labels)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        nll = self.likelihood.nll(self.decoder(z), x)  # (B,) -log p(x|z)
+        nll = self.likelihood.nll(self.decoder_output(z, labels), x)  # (B,) -log p(x|z)
         kl = gaussian_kl(mu, logvar)  # (B,)
         loss = (nll + self.kl_weight(step) * kl).mean()
         return {"loss": loss, "neg_elbo": (nll + kl).mean().detach(), "reconstruction": nll.mean().detach(), "kl": kl.mean().detach()}
@@ -96,22 +118,22 @@ class VAE(LatentModel):
         return self(x, y, step=self.config.kl_warmup_steps)
 
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+    def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Single-sample ELBO per sample, (B,), in nats (beta = 1)."""
-        mu, logvar = self.posterior(x)
+        mu, logvar = self.posterior(x, labels)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return -(self.likelihood.nll(self.decoder(z), x) + gaussian_kl(mu, logvar))
+        return -(self.likelihood.nll(self.decoder_output(z, labels), x) + gaussian_kl(mu, logvar))
 
     @torch.no_grad()
-    def log_likelihood(self, x: torch.Tensor, k: int = 1000) -> torch.Tensor:
-        """Importance-weighted estimate of log p(x) with k samples from q(z|x), (B,), in nats.
+    def log_likelihood(self, x: torch.Tensor, k: int = 1000, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) (log p(x|y) for cvae) with k samples from q, (B,), in nats.
 
         log p(x) ~= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); the samples are drawn in
         chunks so that memory stays bounded whatever k is.
         """
         if k < 1:
             raise GenlabError(f"k must be at least 1 (got {k})")
-        mu, logvar = self.posterior(x)
+        mu, logvar = self.posterior(x, labels)
         std = torch.exp(0.5 * logvar)
         batch, latent = mu.shape
         chunk = max(1, min(k, IW_VALUES_PER_CHUNK // max(1, batch * math.prod(x.shape[1:]))))
@@ -123,6 +145,21 @@ class VAE(LatentModel):
             log_q = (-0.5 * eps.square() - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
             log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)
             repeated = x.unsqueeze(0).expand(count, *x.shape).reshape(count * batch, *x.shape[1:])
-            log_px = -self.likelihood.nll(self.decoder(z.reshape(count * batch, latent)), repeated).reshape(count, batch)
+            repeated_labels = labels.repeat(count) if labels is not None else None
+            output = self.decoder_output(z.reshape(count * batch, latent), repeated_labels)
+            log_px = -self.likelihood.nll(output, repeated).reshape(count, batch)
             log_weights.append(log_px + log_prior - log_q)
         return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)
+
+
+@dataclass
+class ConditionalVAEConfig(VAEConfig):
+    conditional: bool = True
+
+
+@register_model("cvae")
+class ConditionalVAE(VAE):
+    """Class-conditional VAE: q(z|x,y) and p(x|z,y); sample(n, labels=...) draws chosen classes."""
+
+    config_class = ConditionalVAEConfig
+    requires_labels = True

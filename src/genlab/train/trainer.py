@@ -250,28 +250,30 @@ class Trainer:
                 "parameters": self.model.num_parameters(), "threads": torch.get_num_threads(),
                 "torch": torch.__version__, "genlab": __version__}
 
-    def _preview_batch(self, loader: BatchLoader) -> torch.Tensor | None:
+    def _preview_batch(self, loader: BatchLoader) -> Batch | None:
         if self.run is None or not self.dist.is_main or self.config.preview_samples <= 0:
             return None
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            return next(iter(loader.epoch(0)), Batch(torch.empty(0), None)).x[: self.config.preview_samples // 2]
+            batch = next(iter(loader.epoch(0)), Batch(torch.empty(0), None))
+        half = self.config.preview_samples // 2
+        return Batch(batch.x[:half], batch.y[:half] if batch.y is not None else None)
 
-    def _end_of_epoch(self, preview_batch: torch.Tensor | None) -> None:
+    def _end_of_epoch(self, preview_batch: Batch | None) -> None:
         if self.run is not None and self.dist.is_main:
-            if preview_batch is not None and len(preview_batch):
+            if preview_batch is not None and len(preview_batch.x):
                 self._save_previews(preview_batch)
             self.model.save_pretrained(self.run.model_dir)
         self._save_checkpoint()
 
     @torch.no_grad()
-    def _save_previews(self, batch: torch.Tensor) -> None:
+    def _save_previews(self, batch: Batch) -> None:
         model = self.model
         model.eval()
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             generator = torch.Generator(self.device).manual_seed(self.seed)  # the same codes every epoch
-            images = model.preview(batch, self.config.preview_samples, generator)
+            images = model.preview(batch.x, batch.y, self.config.preview_samples, generator)
         model.train()
         for name, grid in images.items():
             save_image_grid(grid, self.run.samples_dir / f"epoch_{self.position.epoch:03d}_{name}.png")

@@ -1,0 +1,265 @@
+"""Generative adversarial networks (Goodfellow et al. 2014) on the common Trainer.
+
+Two parameter groups play the game: the discriminator D and the generator G. Losses,
+with r = D(x) and f = D(G(z)) as logits (critic values for WGAN):
+
+    minimax          D: softplus(-r) + softplus(f)        G: -softplus(f)  = E[log(1 - D(G(z)))]
+    non-saturating   D: as minimax                        G: softplus(-f)  = -E[log D(G(z))]
+    least-squares    D: (r - 1)^2 / 2 + f^2 / 2           G: (f - 1)^2 / 2
+    hinge            D: relu(1 - r) + relu(1 + f)         G: -f            (spectral norm in D)
+    wasserstein-gp   D: f - r + lambda (|grad D(x^)| - 1)^2, n_critic D steps per G step   G: -f
+
+Stability kit: an exponential moving average of G's weights (kept in checkpoints and
+used for sampling), separate learning rates for G and D (TTUR), an optional R1 penalty
+on real data, differentiable augmentation, and D's logits and every loss in float32 so
+that bf16 autocast cannot overflow them. With `conditional`, G and D see class labels.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from genlab.errors import GenlabError
+from genlab.models.augment import DIFF_AUGMENT_POLICIES, diff_augment
+from genlab.models.base import GenerativeModel, ModelConfig, register_model
+from genlab.models.gan_nets import Discriminator, Generator
+from genlab.models.latent import to_unit_range
+
+LOSSES = ("minimax", "non-saturating", "least-squares", "hinge", "wasserstein-gp")
+
+
+@dataclass
+class GANConfig(ModelConfig):
+    loss: Literal["minimax", "non-saturating", "least-squares", "hinge", "wasserstein-gp"] = "non-saturating"
+    latent_dim: int = 64
+    width: int = 64  # base channels of the convolutional G and D (DCGAN's ngf, ndf)
+    hidden: list[int] = field(default_factory=lambda: [256, 256])  # MLP widths for vector data
+    conditional: bool = False  # G and D see class labels
+    lr_generator: float | None = None  # None: train.lr
+    lr_discriminator: float | None = None  # None: train.lr; larger than G's gives TTUR
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam's, as in DCGAN
+    n_critic: int | None = None  # D steps per G step; None: 5 for wasserstein-gp, else 1
+    gp_weight: float = 10.0  # wasserstein-gp gradient penalty
+    r1_weight: float = 0.0  # R1 penalty (gamma/2 |grad D(x)|^2 on real data); 0: off
+    spectral_norm: bool | None = None  # None: on for hinge
+    d_norm: Literal["auto", "batch", "layer", "none"] = "auto"  # auto: batch, none with spectral norm or WGAN-GP
+    ema_decay: float = 0.999  # G's weight average; 0 turns it off
+    sample_with_ema: bool = True
+    augment: list[str] = field(default_factory=list)  # DiffAugment policy, e.g. [color, translation, cutout]
+    monitor_samples: int = 256  # generated samples classified for the collapse diagnostic (0: off)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_critic is None:
+            self.n_critic = 5 if self.loss == "wasserstein-gp" else 1
+        if self.spectral_norm is None:
+            self.spectral_norm = self.loss == "hinge"
+        if self.d_norm == "auto":
+            self.d_norm = "none" if self.spectral_norm or self.loss == "wasserstein-gp" else "batch"
+        if self.loss == "wasserstein-gp" and self.d_norm == "batch":
+            raise GenlabError("wasserstein-gp's gradient penalty is per sample; use model.d_norm=layer or none")
+        if self.conditional and not self.num_classes:
+            raise GenlabError("a conditional GAN needs labelled data")
+        unknown = sorted(set(self.augment) - set(DIFF_AUGMENT_POLICIES))
+        if unknown:
+            raise GenlabError(f"model.augment: unknown transform '{unknown[0]}' (choose from {', '.join(DIFF_AUGMENT_POLICIES)})")
+        if self.augment and not self.is_image:
+            raise GenlabError("model.augment applies to images only")
+        if self.n_critic < 1 or not 0.0 <= self.ema_decay < 1.0:
+            raise GenlabError("model.n_critic must be >= 1 and model.ema_decay in [0, 1)")
+
+
+def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """D's loss from its logits on real and generated samples (gradient penalties apart)."""
+    if kind in ("minimax", "non-saturating"):
+        return (F.softplus(-real) + F.softplus(fake)).mean()  # -log sigmoid(r) - log(1 - sigmoid(f))
+    if kind == "least-squares":
+        return 0.5 * ((real - 1).square() + fake.square()).mean()
+    if kind == "hinge":
+        return (F.relu(1 - real) + F.relu(1 + fake)).mean()
+    return (fake - real).mean()  # wasserstein
+
+
+def generator_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    """G's loss from D's logits on its samples."""
+    if kind == "minimax":
+        return -F.softplus(fake).mean()  # E[log(1 - sigmoid(f))], minimised
+    if kind == "non-saturating":
+        return F.softplus(-fake).mean()  # -E[log sigmoid(f)]
+    if kind == "least-squares":
+        return 0.5 * (fake - 1).square().mean()
+    return -fake.mean()  # hinge, wasserstein
+
+
+@register_model("gan")
+class GAN(GenerativeModel):
+    """Generator and discriminator trained adversarially; five losses, EMA, TTUR, R1, DiffAugment."""
+
+    config_class = GANConfig
+    prefers_bf16 = True
+    image_range = "symmetric"  # tanh outputs, as in DCGAN
+
+    def __init__(self, config: GANConfig):
+        super().__init__(config)
+        classes = config.num_classes if config.conditional else None
+        self.generator = Generator(config.data_shape, config.latent_dim, config.width, config.hidden,
+                                   config.value_range, classes)
+        self.discriminator = Discriminator(config.data_shape, config.width, list(reversed(config.hidden)),
+                                           config.d_norm, config.spectral_norm, classes)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
+        self._monitor_state: dict = {}  # a reference classifier and fixed codes, loaded on first use
+
+    # ---- the game ------------------------------------------------------------------
+
+    def parameter_groups(self):
+        return {"discriminator": list(self.discriminator.parameters()), "generator": list(self.generator.parameters())}
+
+    def groups_to_update(self, step):
+        if (step + 1) % self.config.n_critic == 0:
+            return ("discriminator", "generator")
+        return ("discriminator",)
+
+    def optimizer_settings(self, group):
+        lr = self.config.lr_discriminator if group == "discriminator" else self.config.lr_generator
+        return {"betas": self.config.betas, **({"lr": lr} if lr is not None else {})}
+
+    def forward(self, x, y=None, *, group="discriminator", step=0):
+        if self.config.conditional and y is None:
+            raise GenlabError("a conditional GAN needs labels for every training batch")
+        labels = y if self.config.conditional else None
+        z = torch.randn(len(x), self.config.latent_dim, device=x.device)
+        if group == "discriminator":
+            return self._discriminator_losses(x, labels, z)
+        self.discriminator.requires_grad_(False)  # G's step needs gradients through D, not for it
+        try:
+            fake_logits = self.discriminator(self._augment(self.generator(z, labels)), labels)
+        finally:
+            self.discriminator.requires_grad_(True)
+        loss = generator_loss(self.config.loss, fake_logits)
+        return {"loss": loss, "d_fake": fake_logits.detach().mean()}
+
+    def _discriminator_losses(self, x, labels, z):
+        with torch.no_grad():
+            fake = self.generator(z, labels)
+        need_input_grad = self.config.r1_weight > 0
+        real = x.detach().requires_grad_(need_input_grad)
+        real_logits = self.discriminator(self._augment(real), labels)
+        fake_logits = self.discriminator(self._augment(fake), labels)
+        loss = discriminator_loss(self.config.loss, real_logits, fake_logits)
+        losses = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+        if self.config.loss == "wasserstein-gp":
+            penalty = self.gradient_penalty(x, fake, labels)
+            loss = loss + self.config.gp_weight * penalty
+            losses["gradient_penalty"] = penalty.detach()
+        if need_input_grad:
+            (gradient,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+            r1 = gradient.float().square().flatten(1).sum(1).mean()
+            loss = loss + 0.5 * self.config.r1_weight * r1
+            losses["r1"] = r1.detach()
+        return {"loss": loss, **losses}
+
+    def gradient_penalty(self, real, fake, labels):
+        """E[(|grad D(x^)| - 1)^2] at random points between real and generated samples (Gulrajani et al.)."""
+        mix = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device)
+        between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+        (gradient,) = torch.autograd.grad(self.discriminator(between, labels).sum(), between, create_graph=True)
+        return (gradient.float().flatten(1).norm(dim=1) - 1).square().mean()
+
+    def _augment(self, images):
+        return diff_augment(images, self.config.augment) if self.config.augment else images
+
+    @torch.no_grad()
+    def after_update(self, group):
+        if group != "generator" or self.generator_ema is None:
+            return
+        for average, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            average.lerp_(current, 1.0 - self.config.ema_decay)
+        for average, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            average.copy_(current)  # batch-norm statistics follow the live generator
+
+    @torch.no_grad()
+    def validation_metrics(self, x, y=None):
+        labels = y if self.config.conditional else None
+        z = torch.randn(len(x), self.config.latent_dim, device=x.device)
+        real_logits = self.discriminator(x, labels)
+        fake_logits = self.discriminator(self.generator(z, labels), labels)
+        return {"d_loss": discriminator_loss(self.config.loss, real_logits, fake_logits),
+                "g_loss": generator_loss(self.config.loss, fake_logits),
+                "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
+
+    # ---- generation ----------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, count: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None):
+        """`count` new samples (count, *data_shape); `labels` (count,) picks classes when conditional."""
+        device = generator.device if generator is not None else self.device
+        z = torch.randn(count, self.config.latent_dim, generator=generator, device=device).to(self.device)
+        labels = self.sample_labels(count, generator, labels)
+        net = self.generator_ema if self.config.sample_with_ema and self.generator_ema is not None else self.generator
+        was_training = net.training
+        net.eval()
+        try:
+            return net(z, labels)
+        finally:
+            net.train(was_training)
+
+    @torch.no_grad()
+    def preview(self, x, y, count, generator=None):
+        if not self.config.is_image or self.config.value_range == "real":
+            return {}
+        labels = torch.arange(count, device=self.device) % self.config.num_classes if self.config.conditional else None
+        return {"samples": to_unit_range(self.sample(count, generator, labels).float(), self.config.value_range)}
+
+    # ---- collapse diagnostic ---------------------------------------------------------
+
+    @torch.no_grad()
+    def monitor(self):
+        """Class histogram of a fixed batch of samples, by the dataset's reference classifier."""
+        state = self._monitor_state
+        if self.config.monitor_samples <= 0 or state.get("unavailable"):
+            return {}
+        if "classifier" not in state:
+            from genlab.eval.features import load_reference_classifier
+
+            classifier = load_reference_classifier(self.config.dataset)
+            if classifier is None or tuple(classifier.config.data_shape) != self.config.data_shape:
+                state["unavailable"] = True
+                return {}
+            state["classifier"] = classifier.to(self.device)
+        classifier = state["classifier"]
+        samples = self.sample(self.config.monitor_samples, torch.Generator(self.device).manual_seed(1234))  # fixed codes
+        inputs = convert_preprocessing(samples, self.config.preprocessing, classifier.config.preprocessing)
+        counts = torch.bincount(classifier.predict(inputs), minlength=classifier.config.num_classes).float()
+        share = counts / counts.sum()
+        entropy = -(share[share > 0] * share[share > 0].log()).sum()
+        return {"class_histogram": [round(v, 4) for v in share.tolist()], "class_entropy": round(float(entropy), 4),
+                "class_entropy_max": round(math.log(len(share)), 4), "largest_class": round(float(share.max()), 4)}
+
+
+def convert_preprocessing(x: torch.Tensor, source: dict | None, target: dict | None) -> torch.Tensor:
+    """Model-space values under one preprocessing -> model-space values under another."""
+    from genlab.data.preprocessing import Preprocessing
+
+    if source is None or target is None or source == target:
+        return x
+    destination = Preprocessing.from_dict({**target, "binarize": False})
+    return destination(Preprocessing.from_dict(source).invert(x))
+
+
+@dataclass
+class ConditionalGANConfig(GANConfig):
+    conditional: bool = True
+
+
+@register_model("cgan")
+class ConditionalGAN(GAN):
+    """A GAN whose generator and discriminator are conditioned on the class label."""
+
+    config_class = ConditionalGANConfig
+    requires_labels = True
