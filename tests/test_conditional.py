@@ -1,5 +1,7 @@
 """The classifier, conditional generation judged by it, and the ex-post GMM sampler."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,9 @@ from conftest import QUICK
 
 import genlab
 from genlab.errors import GenlabError
+from genlab.eval.features import reference_classifier_dir
 from genlab.samplers import GaussianMixtureSampler
+from genlab.train.metrics import read_metrics
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +20,15 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
+def classifier_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("classifier") / "run"
     genlab.train("classifier", "digits", epochs=10, run_dir=run, overrides=QUICK, progress=False)
-    return genlab.load(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def classifier(classifier_run):
+    return genlab.load(classifier_run)
 
 
 def test_classifier_predicts_the_test_set_and_exposes_features(classifier, digits):
@@ -89,3 +98,15 @@ def test_cli_gmm_sampler_is_fitted_once_and_cached(tmp_path, cli):
     assert cache.stat().st_mtime_ns == stamp
     code, _, err = cli("sample", run, "--sampler", "gmm", "--class", "1", "-o", tmp_path / "c.png")
     assert code == 2 and "drop --class" in err
+
+
+def test_gan_logs_the_class_histogram_of_its_samples(classifier_run, tmp_path):
+    shutil.copytree(classifier_run, reference_classifier_dir("digits"))  # the dataset's reference classifier
+    run = tmp_path / "cgan"
+    genlab.train("cgan", "digits", epochs=2, run_dir=run, progress=False, overrides=[*QUICK, "model.width=8"])
+    logged = [r for r in read_metrics(run / "metrics.jsonl") if r["split"] == "train"]
+    assert all(len(r["class_histogram"]) == 10 for r in logged)
+    last = logged[-1]
+    assert sum(last["class_histogram"]) == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= last["class_entropy"] <= last["class_entropy_max"] == pytest.approx(np.log(10), abs=1e-3)
+    assert last["largest_class"] == pytest.approx(max(last["class_histogram"]))

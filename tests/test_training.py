@@ -149,3 +149,16 @@ def test_compiled_training_matches_the_contract(tmp_path):
                          overrides=[*QUICK, "train.compile=true"])
     assert records(tmp_path / "c", "val")[-1]["loss"] < records(tmp_path / "c", "train")[0]["loss"]
     assert model.sample(2).shape == (2, 1, 8, 8)
+
+
+def test_time_limit_stops_mid_epoch_and_resume_finishes(tmp_path):
+    run = tmp_path / "timed"
+    genlab.train("ae", "digits", epochs=3, run_dir=run, progress=False,
+                 overrides=[*QUICK, "train.max_minutes=0.0001", "train.log_every=2"])
+    end = [r for r in read_metrics(run / "metrics.jsonl") if r.get("event") == "end"][-1]
+    assert end["stopped"] == "train.max_minutes reached" and end["step"] == 2
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert (state["epoch"], state["batch"], state["step"]) == (0, 2, 2)
+    assert (run / "model" / "model.safetensors").is_file()
+    genlab.train(run_dir=run, resume=True, progress=False, overrides=["train.max_minutes=null"])
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3

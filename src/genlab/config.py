@@ -71,6 +71,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where the hardware has it
     compile: bool = False  # torch.compile the model's training step
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    max_minutes: float | None = None  # stop when this much time has passed (checked every log_every steps)
     log_every: int = 50  # steps between metric lines
     checkpoint_every: int = 0  # steps between checkpoints (0: at epoch ends only)
     preview_samples: int = 64  # images in the per-epoch sample and reconstruction grids
@@ -86,6 +87,8 @@ class TrainConfig:
             raise GenlabError("train.checkpoint_every and train.warmup_steps must be >= 0")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise GenlabError(f"train.betas must be two numbers in [0, 1) (got {self.betas})")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise GenlabError(f"train.max_minutes must be positive or null (got {self.max_minutes})")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise GenlabError(f"train.grad_clip must be positive or null (got {self.grad_clip})")
         if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):

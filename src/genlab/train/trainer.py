@@ -98,8 +98,10 @@ class Trainer:
             log.write(self._run_record(train, resumed))
         preview_batch = self._preview_batch(val if val is not None else train)
         started = time.perf_counter()
+        self.deadline = started + 60 * cfg.max_minutes if cfg.max_minutes else None
+        self.out_of_time = False
         try:
-            while self.position.epoch < cfg.epochs:
+            while self.position.epoch < cfg.epochs and not self.out_of_time:
                 self._train_epoch(step_fn, train, log)
                 val_metrics = self.evaluate(val) if val is not None else {}
                 if log is not None and val_metrics:
@@ -108,7 +110,8 @@ class Trainer:
                 self._say_epoch(val_metrics)
             if log is not None:
                 log.write({"split": "run", "step": self.position.step, "event": "end",
-                           "train_seconds": round(time.perf_counter() - started, 3)})
+                           "train_seconds": round(time.perf_counter() - started, 3),
+                           **({"stopped": "train.max_minutes reached"} if self.out_of_time else {})})
         finally:
             if log is not None:
                 log.close()
@@ -159,12 +162,15 @@ class Trainer:
                 window, window_start = [], time.perf_counter()
             if checkpoint_due:
                 self._save_checkpoint()
+            if self.out_of_time:
+                break
         if window:
             elapsed = time.perf_counter() - window_start
             self._flush(window, images_per_step * len(window) / max(elapsed, 1e-9), log, bar)
         bar.close()
-        position.epoch += 1
-        position.batch = 0
+        if position.batch == len(train):  # a time limit can end an epoch early; resume continues it
+            position.epoch += 1
+            position.batch = 0
 
     def _step(self, step_fn, batch: Batch) -> dict[str, torch.Tensor]:
         """One training step: every scheduled group does forward, backward and update."""
@@ -193,12 +199,14 @@ class Trainer:
         first_step = self.position.step - len(window) + 1
         stacked = torch.stack([torch.stack([record[key].float() for key in keys]) for record in window])  # (steps, keys)
         finite = torch.isfinite(stacked).all(dim=1)
-        summary = torch.cat([stacked.sum(0), (~finite).sum().reshape(1).float()])
-        summary = self.dist.all_reduce_sum(summary)
+        time_up = self.deadline is not None and time.perf_counter() > self.deadline
+        summary = torch.cat([stacked.sum(0), torch.tensor([float(time_up)]), (~finite).sum().reshape(1).float()])
+        summary = self.dist.all_reduce_sum(summary)  # every rank learns of a NaN or the deadline anywhere
+        self.out_of_time = bool(summary[-2] > 0)
         if summary[-1] > 0:
             bad = int((~finite).nonzero()[0, 0]) if not finite.all() else 0
             self._diverged(first_step + bad, keys, stacked[bad] if not finite.all() else None)
-        means = (summary[:-1] / (len(window) * self.dist.world_size)).tolist()
+        means = (summary[:-2] / (len(window) * self.dist.world_size)).tolist()
         values = dict(zip(keys, means))
         self.last_train = values
         first_group = next(iter(self.optimizers.values()))
@@ -321,8 +329,9 @@ class Trainer:
     def _say_epoch(self, val_metrics: dict[str, float]) -> None:
         train = self.last_train
         parts = [f"epoch {self.position.epoch}/{self.config.epochs}"]
-        if "loss" in train:
-            parts.append(f"train loss {train['loss']:.4g}")
+        parts += [f"train {key} {train[key]:.4g}" for key in [k for k in train if k.endswith("loss")][:2]]
         shown = ["loss"] + [key for key in val_metrics if key != "loss"][:2]
         parts += [f"val {key} {val_metrics[key]:.4g}" for key in shown if key in val_metrics]
+        if self.out_of_time:
+            parts.append(f"(stopped: train.max_minutes={self.config.max_minutes} reached)")
         self._say("  ".join(parts))
