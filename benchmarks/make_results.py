@@ -68,7 +68,54 @@ def trainer_overhead(result: dict) -> list[str]:
     ]
 
 
-RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead}
+def classifier(result: dict) -> list[str]:
+    lines = ["## Classifier", "",
+             "Script: `benchmarks/classifier.py`. genlab's reference recipes (`genlab.eval.features.REFERENCE_RECIPES`), "
+             "trained on the 54,000-image training split, scored on the official 10,000 test images.", "",
+             "| dataset | test accuracy | training time (s) | epochs | precision | weights SHA-256 |",
+             "|---|---:|---:|---:|---|---|"]
+    for name in ("mnist", "fashion-mnist"):
+        if name in result:
+            r = result[name]
+            lines.append(f"| {name} | {100 * r['test_accuracy']:.2f}% | {r['train_seconds']:.0f} | "
+                         f"{r['recipe']['train']['epochs']} | {r['precision']} | `{r['weights_sha256'][:16]}` |")
+    return lines + ["", machine_line(result)]
+
+
+def gan_modes(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## GAN mode coverage", "",
+             f"Script: `benchmarks/gan_modes.py`. {p['model']}, {p['budget_minutes']} minutes of training; "
+             f"{p['samples']:,} samples classified by {p['judge']}; goal: {p['goal']}.", "",
+             "| dataset | largest class | smallest class | entropy (max 2.303) | classes present | steps | samples |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for name in ("mnist", "fashion-mnist"):
+        if name in result:
+            r = result[name]
+            lines.append(f"| {name} | {100 * r['largest_class']:.1f}% | {100 * r['smallest_class']:.1f}% | {r['entropy']:.3f} | "
+                         f"{r['classes_present']} | {r['steps']:,} | ![]({'results/' + r['grid']}) |")
+    return lines + ["", machine_line(result)]
+
+
+def gan_vs_reference(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## genlab GAN vs the PyTorch examples' DCGAN, same time budget", "",
+             f"Script: `benchmarks/gan_vs_reference.py`. {p['budget_minutes']} minutes of training each; genlab: "
+             f"{p['genlab']}; reference: {p['reference']}. Fréchet distance between {p['samples']:,} samples and the "
+             f"{p['reference_images']} in the {p['feature_space']}.", "",
+             "| dataset | model | FID (lower is better) | largest class | steps | batch | parameters | samples |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for name in ("mnist", "fashion-mnist"):
+        if name in result:
+            for label, key in (("genlab", "genlab"), ("reference DCGAN", "reference")):
+                r = result[name][key]
+                lines.append(f"| {name} | {label} | {r['fid']:.2f} | {100 * r['largest_class']:.1f}% | {r['steps']:,} | "
+                             f"{r['batch_size']} | {r['parameters']:,} | ![](results/gan_{key}_{name}.png) |")
+    return lines + ["", machine_line(result)]
+
+
+RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
+             "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference}
 
 
 def main() -> None:

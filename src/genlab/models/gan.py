@@ -38,26 +38,36 @@ LOSSES = ("minimax", "non-saturating", "least-squares", "hinge", "wasserstein-gp
 class GANConfig(ModelConfig):
     loss: Literal["minimax", "non-saturating", "least-squares", "hinge", "wasserstein-gp"] = "non-saturating"
     latent_dim: int = 64
-    width: int = 64  # base channels of the convolutional G and D (DCGAN's ngf, ndf)
+    width: int = 32  # base channels of the convolutional G and D (DCGAN's ngf, ndf); 32 beat 64 at equal time on MNIST
     hidden: list[int] = field(default_factory=lambda: [256, 256])  # MLP widths for vector data
     conditional: bool = False  # G and D see class labels
-    lr_generator: float | None = None  # None: train.lr
-    lr_discriminator: float | None = None  # None: train.lr; larger than G's gives TTUR
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam's, as in DCGAN
+    # GANs set their own Adam settings (train.lr is not used). None: the loss's recipe,
+    # 8e-4 and betas (0.5, 0.999) (DCGAN's betas; 8e-4 gave the lowest FID in a fixed time
+    # on MNIST), or 1e-4 and (0, 0.9) for wasserstein-gp, as in Gulrajani et al. 2017.
+    lr_generator: float | None = None
+    lr_discriminator: float | None = None  # larger than G's gives TTUR
+    betas: list[float] | None = None
     n_critic: int | None = None  # D steps per G step; None: 5 for wasserstein-gp, else 1
     gp_weight: float = 10.0  # wasserstein-gp gradient penalty
     r1_weight: float = 0.0  # R1 penalty (gamma/2 |grad D(x)|^2 on real data); 0: off
     spectral_norm: bool | None = None  # None: on for hinge
     d_norm: Literal["auto", "batch", "layer", "none"] = "auto"  # auto: batch, none with spectral norm or WGAN-GP
-    ema_decay: float = 0.999  # G's weight average; 0 turns it off
+    ema_decay: float = 0.999  # G's weight average (warmed up from a plain mean); 0 turns it off
     sample_with_ema: bool = True
     augment: list[str] = field(default_factory=list)  # DiffAugment policy, e.g. [color, translation, cutout]
     monitor_samples: int = 256  # generated samples classified for the collapse diagnostic (0: off)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        wasserstein = self.loss == "wasserstein-gp"
         if self.n_critic is None:
-            self.n_critic = 5 if self.loss == "wasserstein-gp" else 1
+            self.n_critic = 5 if wasserstein else 1
+        if self.lr_generator is None:
+            self.lr_generator = 1e-4 if wasserstein else 8e-4
+        if self.lr_discriminator is None:
+            self.lr_discriminator = 1e-4 if wasserstein else 8e-4
+        if self.betas is None:
+            self.betas = [0.0, 0.9] if wasserstein else [0.5, 0.999]
         if self.spectral_norm is None:
             self.spectral_norm = self.loss == "hinge"
         if self.d_norm == "auto":
@@ -73,6 +83,10 @@ class GANConfig(ModelConfig):
             raise GenlabError("model.augment applies to images only")
         if self.n_critic < 1 or not 0.0 <= self.ema_decay < 1.0:
             raise GenlabError("model.n_critic must be >= 1 and model.ema_decay in [0, 1)")
+        if min(self.lr_generator, self.lr_discriminator) <= 0:
+            raise GenlabError("model.lr_generator and model.lr_discriminator must be positive")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise GenlabError(f"model.betas must be two numbers in [0, 1) (got {self.betas})")
 
 
 def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -113,6 +127,9 @@ class GAN(GenerativeModel):
         self.discriminator = Discriminator(config.data_shape, config.width, list(reversed(config.hidden)),
                                            config.d_norm, config.spectral_norm, classes)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+        if config.is_image:
+            self.to(memory_format=torch.channels_last)  # oneDNN's fastest layout: about 15% faster steps here
         self._monitor_state: dict = {}  # a reference classifier and fixed codes, loaded on first use
 
     # ---- the game ------------------------------------------------------------------
@@ -127,7 +144,7 @@ class GAN(GenerativeModel):
 
     def optimizer_settings(self, group):
         lr = self.config.lr_discriminator if group == "discriminator" else self.config.lr_generator
-        return {"betas": self.config.betas, **({"lr": lr} if lr is not None else {})}
+        return {"betas": tuple(self.config.betas), "lr": lr}
 
     def forward(self, x, y=None, *, group="discriminator", step=0):
         if self.config.conditional and y is None:
@@ -178,8 +195,11 @@ class GAN(GenerativeModel):
     def after_update(self, group):
         if group != "generator" or self.generator_ema is None:
             return
+        # warm-up: a plain average of the first updates, so early samples do not drag the initial weights along
+        self.ema_updates += 1
+        decay = min(self.config.ema_decay, (1.0 + float(self.ema_updates)) / (10.0 + float(self.ema_updates)))
         for average, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            average.lerp_(current, 1.0 - self.config.ema_decay)
+            average.lerp_(current, 1.0 - decay)
         for average, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
             average.copy_(current)  # batch-norm statistics follow the live generator
 

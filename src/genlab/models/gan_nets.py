@@ -107,6 +107,8 @@ class Discriminator(nn.Module):
         dcgan_init(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         h = self.body(x)
         logits = self.head(h).squeeze(1)
         if self.projection is not None:

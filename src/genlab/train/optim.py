@@ -25,7 +25,9 @@ def build_optimizer(
     else:
         kwargs = {"lr": config.lr, "betas": tuple(config.betas), "weight_decay": config.weight_decay}
         cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
-    kwargs.update({key: tuple(value) if key == "betas" else value for key, value in (settings or {}).items()})
+    for key, value in (settings or {}).items():
+        if key in kwargs:  # a model's Adam betas mean nothing to SGD
+            kwargs[key] = tuple(value) if key == "betas" else value
     if device.type in ("cpu", "cuda"):
         try:
             return cls(params, fused=True, **kwargs)
