@@ -134,5 +134,14 @@ def test_help_lists_every_command(cli, capsys):
     with pytest.raises(SystemExit):
         cli("--help")
     text = capsys.readouterr().out
-    for command in ("train", "sample", "reconstruct", "encode", "info", "models", "data"):
+    for command in ("train", "sample", "reconstruct", "encode", "eval", "info", "models", "data"):
         assert command in text
+
+
+def test_models_lists_each_setting_with_its_default_and_help(cli):
+    code, out, _ = cli("models", "gan")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  model.")}
+    assert "default 'non-saturating'" in lines["model.loss"]
+    assert "wasserstein-gp" in lines["model.lr_generator"].split("#", 1)[1]  # the field's comment is its help
+    assert "#" not in lines["model.sample_with_ema"]  # no comment, no help: nothing borrowed from a neighbour

@@ -2,6 +2,7 @@
 
     model = genlab.train("vae", data="digits", epochs=5)
     model.sample(16)
+    genlab.evaluate("runs/vae-digits-...")
 """
 
 from __future__ import annotations
@@ -24,4 +25,12 @@ from genlab.api import load, train  # noqa: E402
 from genlab.errors import GenlabError  # noqa: E402
 from genlab.models import create_model, list_models  # noqa: E402
 
-__all__ = ["GenlabError", "__version__", "create_model", "list_models", "load", "train"]
+__all__ = ["GenlabError", "__version__", "create_model", "evaluate", "list_models", "load", "train"]
+
+
+def __getattr__(name: str):
+    if name == "evaluate":  # imported on first use: it brings scikit-learn and scikit-image
+        from genlab.eval.runner import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'genlab' has no attribute '{name}'")

@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   genlab train --config runs/vae-digits-20260101-120000/config.yaml
   genlab train --resume runs/vae-digits-20260101-120000 --epochs 40
   genlab sample RUN -n 64 -o samples.png
+  genlab eval RUN -o results.json
   genlab data fetch mnist --mirror /path/to/folder/with/mnist/files
 """
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="genlab", description="Train, sample and inspect autoencoders and VAEs.",
+        prog="genlab", description="Train, sample, evaluate and inspect autoencoders, VAEs, GANs and classifiers.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
@@ -97,6 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("-o", "--output", default="codes.npy", help=".npy (codes) or .npz (codes and labels)")
     encode.add_argument("--batch-size", type=int, default=1024)
     encode.set_defaults(handler=cmd_encode)
+
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a run: likelihood, reconstruction, sample quality, probes (offline)",
+        description="Evaluate a trained model on a split of its data. Every number is written with its protocol "
+                    "(split, counts, seeds, k, the feature extractor's SHA-256, torch version, machine).",
+        epilog="examples:\n  genlab eval RUN\n  genlab eval RUN --metrics likelihood --k 5000 -o nll.json\n"
+               "  genlab eval RUN --metrics quality diversity --samples 10000 --sampler gmm\n"
+               "  genlab eval --prepare-features mnist",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate.add_argument("run", nargs="?", help="run directory or model folder")
+    evaluate.add_argument("--metrics", nargs="+", metavar="GROUP",
+                          help="likelihood, reconstruction, quality, diversity, representation, classification "
+                               "(default: every group that applies to the model)")
+    evaluate.add_argument("--data", help="dataset to evaluate on (default: the run's own data settings)")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--samples", type=int, default=10_000, help="generated samples for quality (default 10000)")
+    evaluate.add_argument("--k", type=int, default=5000, help="importance samples per example for the NLL (default 5000)")
+    evaluate.add_argument("--sampler", choices=["prior", "gmm"], default="prior", help="how samples are drawn (default prior)")
+    evaluate.add_argument("--components", type=int, default=10, help="mixture components for --sampler gmm")
+    evaluate.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals (0: none)")
+    evaluate.add_argument("--limit", type=int, help="use only the first N examples of the split (quick checks)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("-o", "--output", help="write the results and protocol as JSON to this file")
+    evaluate.add_argument("--prepare-features", metavar="DATASET",
+                          help="train and cache the reference classifier of DATASET (mnist, fashion-mnist, digits)")
+    evaluate.add_argument("--root", help="data root for --prepare-features (default $GENLAB_DATA or ~/.cache/genlab)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate.set_defaults(handler=cmd_eval)
 
     info = commands.add_parser("info", help="describe a run: model, data, progress, last metrics")
     info.add_argument("run", help="run directory or model folder")
@@ -163,33 +192,13 @@ def cmd_sample(args) -> None:
             raise GenlabError(f"--sampler gmm needs an unconditional autoencoder or VAE, not a {model.model_name}")
         if labels is not None:
             raise GenlabError("--sampler gmm draws from all classes; drop --class")
-        samples = _gmm_sampler(Path(args.run), model, args.components).sample(model, args.count, generator)
+        from genlab.samplers import run_gmm_sampler
+
+        samples = run_gmm_sampler(args.run, model, args.components).sample(model, args.count, generator)
     else:
         samples = model.sample(args.count, generator, labels)
     _write_samples(model, samples, output)
     print(f"wrote {args.count} samples to {output}")
-
-
-def _gmm_sampler(path: Path, model, components: int):
-    """The run's cached mixture for these weights, or a new one fitted to the training codes."""
-    from genlab.eval.features import weights_sha256
-    from genlab.runs import model_dir_of
-    from genlab.samplers import GaussianMixtureSampler
-
-    digest = weights_sha256(model_dir_of(path))
-    cache = path / "samplers" / f"gmm-{components}.npz" if (path / "config.yaml").is_file() else None
-    if cache is not None and cache.is_file():
-        sampler, fitted_for = GaussianMixtureSampler.load(cache)
-        if fitted_for == digest:
-            return sampler
-    if not model.config.dataset:
-        raise GenlabError("this model does not record its training data; --sampler gmm cannot fit a mixture")
-    inputs, _ = _model_inputs(model, model.config.dataset, "train")
-    sampler = GaussianMixtureSampler(components).fit(model, inputs)
-    if cache is not None:
-        cache.parent.mkdir(exist_ok=True)
-        sampler.save(cache, digest)
-    return sampler
 
 
 def cmd_reconstruct(args) -> None:
@@ -231,6 +240,32 @@ def cmd_encode(args) -> None:
 
 
 # ---- info and listings -----------------------------------------------------------------
+
+
+def cmd_eval(args) -> None:
+    if args.prepare_features:
+        from genlab.eval.features import reference_classifier_dir, train_reference_classifier, weights_sha256
+
+        if args.run:
+            raise GenlabError("--prepare-features trains a reference classifier; run it without a RUN argument")
+        target = train_reference_classifier(args.prepare_features, root=args.root, progress=not args.quiet)
+        print(f"reference classifier for {args.prepare_features} in {reference_classifier_dir(args.prepare_features, args.root)} "
+              f"(sha256 {weights_sha256(target)})")
+        return
+    if not args.run:
+        raise GenlabError("name the run to evaluate (genlab eval RUN), or use --prepare-features DATASET")
+    output = _output_path(args.output, (".json",)) if args.output else None
+    from genlab.eval.runner import as_json_ready, evaluate, format_results
+
+    results = evaluate(args.run, args.metrics, data=args.data, split=args.split, samples=args.samples, k=args.k,
+                       seed=args.seed, sampler=args.sampler, components=args.components, bootstrap=args.bootstrap,
+                       limit=args.limit, progress=not args.quiet)
+    print(format_results(results))
+    if output is not None:
+        from genlab.files import write_text_atomic
+
+        write_text_atomic(output, json.dumps(as_json_ready(results), indent=2) + "\n")
+        print(f"wrote {output}")
 
 
 def cmd_info(args) -> None:
@@ -298,11 +333,29 @@ def cmd_models(args) -> None:
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         print(f"{name:<14} {cls.__name__}: {doc}")
         if args.name:
+            comments = field_comments(cls.config_class)
             for field in dataclasses.fields(cls.config_class):
                 if field.metadata.get("derived"):
                     continue
                 default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-                print(f"  model.{field.name:<22} default {default!r}")
+                note = f"  # {comments[field.name]}" if field.name in comments else ""
+                print(f"  model.{field.name:<22} default {default!r}{note}")
+
+
+def field_comments(config_class) -> dict[str, str]:
+    """The comment written beside each field of a config dataclass (and its bases): its help text."""
+    import inspect
+    import re
+
+    comments: dict[str, str] = {}
+    for klass in reversed(config_class.__mro__):
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue  # built-in classes, or source not shipped
+        for match in re.finditer(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, flags=re.MULTILINE):
+            comments[match.group(1)] = match.group(2).strip()
+    return comments
 
 
 def cmd_data_list(args) -> None:
@@ -361,22 +414,9 @@ def _load_latent_model(path: str, action: str):
 
 
 def _model_inputs(model, data: str, split: str, limit: int | None = None):
-    """A split of `data`, preprocessed exactly as the model's training data was."""
-    from genlab.data.dataset import load_dataset
-    from genlab.data.preprocessing import Preprocessing
+    from genlab.data.model_inputs import model_inputs
 
-    dataset = load_dataset(data)
-    if tuple(dataset.shape) != tuple(model.config.data_shape):
-        raise GenlabError(
-            f"data '{data}' has samples of shape {_shape(dataset.shape)} but the model was trained on {_shape(model.config.data_shape)}"
-        )
-    chosen = dataset.split(split)
-    x, y = chosen.x[:limit], (chosen.y[:limit] if chosen.y is not None else None)
-    if len(x) == 0:
-        raise GenlabError(f"the {split} split of '{data}' is empty")
-    preprocessing = Preprocessing.from_dict(model.config.preprocessing) if model.config.preprocessing else dataset.preprocessing
-    preprocessing.binarize = False  # inference sees expected pixel values, not a random draw
-    return preprocessing(x), y
+    return model_inputs(model, data, split, limit)
 
 
 def _labels_for(model, y, data: str):
@@ -431,10 +471,6 @@ def _output_path(text: str, suffixes: tuple[str, ...]) -> Path:
     if path.parent != Path("") and not path.parent.is_dir():
         raise GenlabError(f"output folder '{path.parent}' does not exist")
     return path
-
-
-def _shape(shape) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 if __name__ == "__main__":

@@ -71,3 +71,26 @@ class GaussianMixtureSampler:
             sampler.weights_, sampler.means_ = arrays["weights"], arrays["means"]
             sampler.covariances_ = arrays["covariances"]
             return sampler, str(arrays["model_digest"])
+
+
+def run_gmm_sampler(path: str | Path, model, components: int = 10) -> GaussianMixtureSampler:
+    """A run's mixture for its current weights (cached in RUN/samplers/gmm-K.npz), fitted on first use."""
+    from genlab.data.model_inputs import model_inputs
+    from genlab.eval.features import weights_sha256
+    from genlab.runs import model_dir_of
+
+    path = Path(path)
+    digest = weights_sha256(model_dir_of(path))
+    cache = path / "samplers" / f"gmm-{components}.npz" if (path / "config.yaml").is_file() else None
+    if cache is not None and cache.is_file():
+        sampler, fitted_for = GaussianMixtureSampler.load(cache)
+        if fitted_for == digest:
+            return sampler
+    if not model.config.dataset:
+        raise GenlabError("this model does not record its training data; the mixture cannot be fitted")
+    inputs, _ = model_inputs(model, model.config.dataset, "train")
+    sampler = GaussianMixtureSampler(components).fit(model, inputs)
+    if cache is not None:
+        cache.parent.mkdir(exist_ok=True)
+        sampler.save(cache, digest)
+    return sampler

@@ -64,6 +64,14 @@ class Preprocessing:
         return self._cache[key]
 
 
+def convert_preprocessing(x: torch.Tensor, source: dict | None, target: dict | None) -> torch.Tensor:
+    """Model inputs under one preprocessing -> model inputs under another (e.g. a classifier's)."""
+    if source is None or target is None or source == target:
+        return x
+    destination = Preprocessing.from_dict({**target, "binarize": False})
+    return destination(Preprocessing.from_dict(source).invert(x))
+
+
 def fit_preprocessing(
     stored: np.ndarray, kind: str, normalize: str, binarize: str, image_range: str = "unit"
 ) -> Preprocessing:

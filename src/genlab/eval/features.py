@@ -32,6 +32,13 @@ REFERENCE_RECIPES: dict[str, dict] = {
         "data": {"name": "fashion-mnist"},
         "train": {"epochs": 20, "batch_size": 128, "lr": 2e-3, "scheduler": "cosine", "tensorboard": False},
     },
+    # scikit-learn's bundled 8x8 digits: seconds to train, for quick checks and the tests
+    "digits": {
+        "seed": 0,
+        "model": {"name": "classifier", "arch": "small", "augment": "none"},
+        "data": {"name": "digits"},
+        "train": {"epochs": 40, "batch_size": 64, "lr": 2e-3, "scheduler": "cosine", "tensorboard": False},
+    },
 }
 
 

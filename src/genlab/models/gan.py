@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from genlab.data.preprocessing import convert_preprocessing
 from genlab.errors import GenlabError
 from genlab.models.augment import DIFF_AUGMENT_POLICIES, diff_augment
 from genlab.models.base import GenerativeModel, ModelConfig, register_model
@@ -41,12 +42,11 @@ class GANConfig(ModelConfig):
     width: int = 32  # base channels of the convolutional G and D (DCGAN's ngf, ndf); 32 beat 64 at equal time on MNIST
     hidden: list[int] = field(default_factory=lambda: [256, 256])  # MLP widths for vector data
     conditional: bool = False  # G and D see class labels
-    # GANs set their own Adam settings (train.lr is not used). None: the loss's recipe,
-    # 8e-4 and betas (0.5, 0.999) (DCGAN's betas; 8e-4 gave the lowest FID in a fixed time
-    # on MNIST), or 1e-4 and (0, 0.9) for wasserstein-gp, as in Gulrajani et al. 2017.
-    lr_generator: float | None = None
-    lr_discriminator: float | None = None  # larger than G's gives TTUR
-    betas: list[float] | None = None
+    # GANs set their own Adam settings (train.lr is not used). 8e-4 gave the lowest FID in a
+    # fixed time on MNIST; (0.5, 0.999) are DCGAN's betas; WGAN-GP's are Gulrajani et al.'s.
+    lr_generator: float | None = None  # None: 8e-4, or 1e-4 for wasserstein-gp
+    lr_discriminator: float | None = None  # None: as lr_generator; a larger one gives TTUR
+    betas: list[float] | None = None  # Adam's; None: [0.5, 0.999], or [0.0, 0.9] for wasserstein-gp
     n_critic: int | None = None  # D steps per G step; None: 5 for wasserstein-gp, else 1
     gp_weight: float = 10.0  # wasserstein-gp gradient penalty
     r1_weight: float = 0.0  # R1 penalty (gamma/2 |grad D(x)|^2 on real data); 0: off
@@ -260,16 +260,6 @@ class GAN(GenerativeModel):
         entropy = -(share[share > 0] * share[share > 0].log()).sum()
         return {"class_histogram": [round(v, 4) for v in share.tolist()], "class_entropy": round(float(entropy), 4),
                 "class_entropy_max": round(math.log(len(share)), 4), "largest_class": round(float(share.max()), 4)}
-
-
-def convert_preprocessing(x: torch.Tensor, source: dict | None, target: dict | None) -> torch.Tensor:
-    """Model-space values under one preprocessing -> model-space values under another."""
-    from genlab.data.preprocessing import Preprocessing
-
-    if source is None or target is None or source == target:
-        return x
-    destination = Preprocessing.from_dict({**target, "binarize": False})
-    return destination(Preprocessing.from_dict(source).invert(x))
 
 
 @dataclass

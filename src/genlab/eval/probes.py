@@ -1,0 +1,56 @@
+"""How much a code knows about the labels: linear and nearest-neighbour probes.
+
+A logistic regression and a kNN classifier are fitted on codes of the training split and
+scored on the test split. The same probes on PCA with the code's dimension and on the
+raw inputs are the baselines: a learned code is worth having when it beats PCA of the
+same size.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                   neighbours: int = 5, max_iter: int = 1000) -> dict[str, float]:
+    """Test accuracy of a standardised logistic regression and of a kNN classifier."""
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the cap on iterations is part of the protocol
+        linear.fit(train_x, train_y)
+    knn = KNeighborsClassifier(n_neighbors=neighbours).fit(train_x, train_y)
+    return {"logistic": float(linear.score(test_x, test_y)), "knn": float(knn.score(test_x, test_y))}
+
+
+@torch.no_grad()
+def encode_all(model, x: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000) -> np.ndarray:
+    """Codes (latent means for a VAE) of every sample, as a float array (N, latent_dim)."""
+    model.eval()
+    codes = []
+    for start in range(0, len(x), batch_size):
+        batch_labels = None if labels is None else labels[start : start + batch_size].to(model.device)
+        codes.append(model.encode(x[start : start + batch_size].to(model.device), batch_labels).float().cpu())
+    return torch.cat(codes).numpy()
+
+
+def representation_metrics(model, train_x, train_y, test_x, test_y, *, baselines: bool = True,
+                           neighbours: int = 5, seed: int = 0) -> dict:
+    """Probe accuracies of the model's codes and, with `baselines`, of PCA of the same size and raw inputs."""
+    codes_train, codes_test = encode_all(model, train_x), encode_all(model, test_x)
+    y_train, y_test = np.asarray(train_y), np.asarray(test_y)
+    result = {"code_dim": int(codes_train.shape[1]), "code": probe_accuracy(codes_train, y_train, codes_test, y_test, neighbours)}
+    if baselines:
+        raw_train, raw_test = train_x.flatten(1).numpy(), test_x.flatten(1).numpy()
+        pca = PCA(n_components=min(codes_train.shape[1], raw_train.shape[1]), random_state=seed).fit(raw_train)
+        result["pca"] = probe_accuracy(pca.transform(raw_train), y_train, pca.transform(raw_test), y_test, neighbours)
+        result["raw"] = probe_accuracy(raw_train, y_train, raw_test, y_test, neighbours)
+    return result

@@ -1,0 +1,134 @@
+"""genlab eval: reconstruction, probe and likelihood metrics on known answers, and the command end to end."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import QUICK
+from test_models import linear_gaussian_vae
+
+from genlab.eval.features import reference_classifier_dir, weights_sha256
+from genlab.eval.likelihood import likelihood_metrics
+from genlab.eval.probes import probe_accuracy
+from genlab.eval.reconstruction import psnr, ssim
+
+QUICK_SET = [arg for setting in QUICK for arg in ("--set", setting)]
+
+
+def test_psnr_of_a_known_error_and_ssim_of_identical_images():
+    images = torch.rand(5, 1, 28, 28) * 0.8
+    assert psnr(images, images + 0.1).tolist() == pytest.approx([20.0] * 5)  # MSE 0.01 with peak 1
+    assert ssim(images, images).tolist() == pytest.approx([1.0] * 5)
+    noisy = (images + 0.2 * torch.randn_like(images)).clamp(0, 1)
+    assert (ssim(images, noisy) < 0.9).all()
+
+
+def test_probes_separate_separable_codes_and_not_random_labels():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    codes = rng.normal(size=(400, 3)) + 6.0 * labels[:, None]  # two far-apart clusters
+    assert probe_accuracy(codes[:300], labels[:300], codes[300:], labels[300:]) == {"logistic": 1.0, "knn": 1.0}
+    shuffled = rng.permutation(labels)
+    scores = probe_accuracy(codes[:300], shuffled[:300], codes[300:], shuffled[300:])
+    assert max(scores.values()) < 0.75
+
+
+def test_bits_per_dim_are_measured_in_stored_units():
+    # the model sees x = 2 * stored, so log p(stored) = log p(x) + D log 2 exactly
+    model = linear_gaussian_vae()
+    model.config.preprocessing = {"value_range": "real", "scale": [2.0], "shift": [0.0], "binarize": False}
+    linear = model.decoder[0]
+    with torch.no_grad():
+        exact = torch.distributions.MultivariateNormal(linear.bias, linear.weight @ linear.weight.T + 0.25 * torch.eye(4))
+        x = exact.sample((50,))
+    result = likelihood_metrics(model, x, k=5000, progress=False)
+    with torch.no_grad():
+        exact_nll = float(-exact.log_prob(x).mean())
+    assert result["nll"] == pytest.approx(exact_nll, abs=0.05)
+    assert result["bits_per_dim"] == pytest.approx((exact_nll - 4 * math.log(2)) / (4 * math.log(2)), abs=0.02)
+    assert result["nll"] < -result["elbo"]  # the k=5000 bound is tighter than the ELBO
+
+
+@pytest.fixture(scope="module")
+def digits_runs(tmp_path_factory):
+    """A reference classifier for digits, a small VAE, an AE and a GAN, all trained on digits."""
+    from genlab.cli import main
+
+    root = tmp_path_factory.mktemp("eval")
+    data_root = root / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENLAB_DATA", str(data_root))
+        assert main(["eval", "--prepare-features", "digits", "--quiet"]) == 0
+        runs = {}
+        for name, epochs in (("vae", 15), ("ae", 3), ("gan", 2)):
+            runs[name] = root / name
+            assert main(["train", name, "--data", "digits", "--epochs", str(epochs), "--run-dir", str(runs[name]),
+                         "--quiet", *QUICK_SET]) == 0
+    return data_root, runs
+
+
+def test_eval_writes_every_applicable_group_with_its_protocol(digits_runs, tmp_path, cli, monkeypatch):
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    output = tmp_path / "vae.json"
+    code, out, err = cli("eval", runs["vae"], "--samples", "400", "--k", "50", "--bootstrap", "20", "-o", output, "--quiet")
+    assert code == 0, err
+    results = json.loads(output.read_text())
+    metrics, protocol = results["metrics"], results["protocol"]
+    assert set(metrics) == {"likelihood", "reconstruction", "quality", "diversity", "representation"}
+    assert protocol["feature_space"]["sha256"] == weights_sha256(reference_classifier_dir("digits", data_root))
+    assert protocol["likelihood"]["k"] == 50 and protocol["generation"]["samples"] == 400
+    assert {"torch", "machine", "split", "examples", "seed", "model_sha256"} <= set(protocol)
+    assert metrics["likelihood"]["nll"] < -metrics["likelihood"]["elbo"]
+    quality = metrics["quality"]
+    assert quality["fid_interval"][0] <= quality["fid"] <= quality["fid_interval"][1]
+    assert 0 <= quality["precision"] <= 1 and 1 <= quality["classifier_score"] <= 10
+    # a trained model's codes carry the labels: the probe beats chance by far
+    assert metrics["representation"]["code"]["logistic"] > 0.5
+    assert "fid" in out and "likelihood" in out  # the readable table
+
+
+def test_a_better_generator_scores_a_lower_fid(digits_runs, cli, monkeypatch, tmp_path):
+    """The 15-epoch VAE against a 2-epoch GAN: the Fréchet distance must rank them."""
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    scores = {}
+    for name in ("vae", "gan"):
+        output = tmp_path / f"{name}.json"
+        code, _, err = cli("eval", runs[name], "--metrics", "quality", "--samples", "400", "--bootstrap", "0",
+                           "-o", output, "--quiet")
+        assert code == 0, err
+        scores[name] = json.loads(output.read_text())["metrics"]["quality"]["fid"]
+    assert scores["vae"] < scores["gan"]
+
+
+def test_reference_classifier_is_itself_an_evaluable_run(digits_runs, cli, monkeypatch):
+    data_root, _ = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    code, out, err = cli("eval", reference_classifier_dir("digits", data_root), "--quiet")
+    assert code == 0, err
+    accuracy = float(out.split("accuracy")[1].split()[0])
+    assert accuracy > 0.9
+
+
+def test_gmm_sampler_and_bad_requests(digits_runs, cli, monkeypatch, tmp_path):
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    code, out, err = cli("eval", runs["ae"], "--metrics", "quality", "--sampler", "gmm", "--samples", "300",
+                         "--bootstrap", "0", "--quiet")
+    assert code == 0, err
+    assert (runs["ae"] / "samplers" / "gmm-10.npz").is_file()
+
+    output = tmp_path / "never.json"
+    for args, message in (
+        (["--metrics", "likelihood"], "does not apply to a ae model"),
+        (["--metrics", "beauty"], "unknown metric group 'beauty'"),
+        (["--samples", "1"], "--samples must be at least 2"),
+    ):
+        code, _, err = cli("eval", runs["ae"], *args, "-o", output, "--quiet")
+        assert code == 2 and err.startswith("error:") and message in err and err.count("\n") == 1
+    assert not output.exists()
+    code, _, err = cli("eval", "--quiet")
+    assert code == 2 and "name the run" in err
