@@ -53,7 +53,7 @@ def test_bits_per_dim_are_measured_in_stored_units():
 
 @pytest.fixture(scope="module")
 def digits_runs(tmp_path_factory):
-    """A reference classifier for digits, a small VAE, an AE and a GAN, all trained on digits."""
+    """A reference classifier for digits, a small VAE, an AE, a GAN and a cVAE, all trained on digits."""
     from genlab.cli import main
 
     root = tmp_path_factory.mktemp("eval")
@@ -62,7 +62,7 @@ def digits_runs(tmp_path_factory):
         patch.setenv("GENLAB_DATA", str(data_root))
         assert main(["eval", "--prepare-features", "digits", "--quiet"]) == 0
         runs = {}
-        for name, epochs in (("vae", 15), ("ae", 3), ("gan", 2)):
+        for name, epochs in (("vae", 15), ("ae", 3), ("gan", 2), ("cvae", 2)):
             runs[name] = root / name
             assert main(["train", name, "--data", "digits", "--epochs", str(epochs), "--run-dir", str(runs[name]),
                          "--quiet", *QUICK_SET]) == 0
@@ -132,3 +132,59 @@ def test_gmm_sampler_and_bad_requests(digits_runs, cli, monkeypatch, tmp_path):
     assert not output.exists()
     code, _, err = cli("eval", "--quiet")
     assert code == 2 and "name the run" in err
+
+
+def test_conditional_models_are_evaluated_with_their_labels(digits_runs, cli, monkeypatch):
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    code, out, err = cli("eval", runs["cvae"], "--samples", "300", "--k", "10", "--bootstrap", "0", "--quiet")
+    assert code == 0, err
+    for group in ("likelihood", "reconstruction", "quality", "diversity", "representation"):
+        assert f"  {group}" in out
+
+
+def test_inception_has_the_published_architecture_and_reads_a_weights_file(tmp_path):
+    from genlab.errors import GenlabError
+    from genlab.eval.inception import InceptionFeatures, inception_features, load_inception
+
+    network = InceptionFeatures(classes=1000)
+    # torchvision documents 27,161,264 parameters for Inception-v3 with its auxiliary head
+    # (3,326,696) and 1000-class layer (2,049,000): the feature part must have the rest
+    features_part = sum(p.numel() for name, p in network.named_parameters() if not name.startswith("fc."))
+    assert features_part == 27_161_264 - 3_326_696 - 2_049_000
+    torch.manual_seed(0)
+    fid_file = InceptionFeatures(classes=1008)
+    state = fid_file.state_dict()
+    state["AuxLogits.fc.weight"] = torch.zeros(3)  # files carrying the auxiliary head are accepted
+    torch.save(state, tmp_path / "pt_inception.pth")
+    loaded = load_inception(tmp_path / "pt_inception.pth")
+    images = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(inception_features(loaded, images), inception_features(fid_file.eval(), images))
+    assert inception_features(loaded, images).shape == (3, 2048)
+
+    del state["Mixed_7c.branch_pool.conv.weight"]
+    torch.save(state, tmp_path / "broken.pth")
+    with pytest.raises(GenlabError, match="missing Mixed_7c.branch_pool.conv.weight"):
+        load_inception(tmp_path / "broken.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a weights file")
+    with pytest.raises(GenlabError, match="not a readable PyTorch weights file"):
+        load_inception(tmp_path / "junk.pth")
+
+
+def test_eval_adds_the_inception_space_when_given_weights(digits_runs, cli, monkeypatch, tmp_path):
+    from genlab.eval.inception import InceptionFeatures
+
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    torch.manual_seed(0)
+    weights = tmp_path / "pt_inception.pth"
+    torch.save(InceptionFeatures(classes=1008).state_dict(), weights)
+    output = tmp_path / "inception.json"
+    code, _, err = cli("eval", runs["vae"], "--metrics", "quality", "--samples", "24", "--limit", "24",
+                       "--bootstrap", "0", "--inception-weights", weights, "-o", output, "--quiet")
+    assert code == 0, err
+    results = json.loads(output.read_text())
+    assert results["metrics"]["quality_inception"]["fid"] > 0
+    assert len(results["protocol"]["inception"]["sha256"]) == 64
+    code, _, err = cli("eval", runs["vae"], "--metrics", "likelihood", "--inception-weights", weights, "--quiet")
+    assert code == 2 and "include it in --metrics" in err

@@ -144,6 +144,21 @@ def test_two_process_torchrun_on_cpu(tmp_path):
     assert json.loads((run / "model" / "config.json").read_text())["model"] == "vae"
 
 
+def test_two_process_torchrun_trains_a_gan(tmp_path):
+    """Two parameter groups under DDP: D's and G's updates alternate and both players' losses are logged."""
+    run = tmp_path / "ddp-gan"
+    command = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "genlab",
+               "train", "gan", "--data", "digits", "--epochs", "2", "--run-dir", str(run), "--quiet",
+               "--set", "train.batch_size=32", "--set", "train.tensorboard=false", "--set", "model.width=8"]
+    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, "\n".join(line for line in result.stderr.splitlines() if "elastic" not in line)[-3000:]
+    train = records(run, "train")
+    assert train and {"discriminator/loss", "generator/loss"} <= set(train[-1])
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert int(state["model"]["ema_updates"]) == state["step"]  # one EMA update per G step
+    assert genlab.load(run).sample(4).shape == (4, 1, 8, 8)
+
+
 def test_compiled_training_matches_the_contract(tmp_path):
     model = genlab.train("ae", "digits", epochs=1, run_dir=tmp_path / "c", progress=False,
                          overrides=[*QUICK, "train.compile=true"])

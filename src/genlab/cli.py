@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals (0: none)")
     evaluate.add_argument("--limit", type=int, help="use only the first N examples of the split (quick checks)")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--inception-weights", metavar="FILE",
+                          help="the FID Inception weights (pt_inception-2015-12-05-*.pth): adds FID/KID in that space")
     evaluate.add_argument("-o", "--output", help="write the results and protocol as JSON to this file")
     evaluate.add_argument("--prepare-features", metavar="DATASET",
                           help="train and cache the reference classifier of DATASET (mnist, fashion-mnist, digits)")
@@ -259,7 +261,7 @@ def cmd_eval(args) -> None:
 
     results = evaluate(args.run, args.metrics, data=args.data, split=args.split, samples=args.samples, k=args.k,
                        seed=args.seed, sampler=args.sampler, components=args.components, bootstrap=args.bootstrap,
-                       limit=args.limit, progress=not args.quiet)
+                       limit=args.limit, inception_weights=args.inception_weights, progress=not args.quiet)
     print(format_results(results))
     if output is not None:
         from genlab.files import write_text_atomic

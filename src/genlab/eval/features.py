@@ -10,13 +10,13 @@ next to every number computed with it.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path
 
 from genlab.data.download import data_root
 from genlab.errors import GenlabError
+from genlab.files import file_sha256
 
 # Recipes measured in benchmarks/classifier.py: under 10 minutes each on a 2-core CPU.
 REFERENCE_RECIPES: dict[str, dict] = {
@@ -81,8 +81,4 @@ def weights_sha256(run_or_model_dir: str | Path) -> str:
     """SHA-256 of a model's weights file: the identity of a feature extractor."""
     from genlab.runs import model_dir_of
 
-    digest = hashlib.sha256()
-    with open(model_dir_of(run_or_model_dir) / "model.safetensors", "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(model_dir_of(run_or_model_dir) / "model.safetensors")

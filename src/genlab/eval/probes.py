@@ -44,8 +44,14 @@ def encode_all(model, x: torch.Tensor, labels: torch.Tensor | None = None, batch
 
 def representation_metrics(model, train_x, train_y, test_x, test_y, *, baselines: bool = True,
                            neighbours: int = 5, seed: int = 0) -> dict:
-    """Probe accuracies of the model's codes and, with `baselines`, of PCA of the same size and raw inputs."""
-    codes_train, codes_test = encode_all(model, train_x), encode_all(model, test_x)
+    """Probe accuracies of the model's codes and, with `baselines`, of PCA of the same size and raw inputs.
+
+    A conditional model (cvae) is given the true labels to encode with, as q(z|x,y) needs
+    them; its codes then say little about the label, which is what the probe shows.
+    """
+    conditional = getattr(model, "conditional", False)
+    codes_train = encode_all(model, train_x, train_y if conditional else None)
+    codes_test = encode_all(model, test_x, test_y if conditional else None)
     y_train, y_test = np.asarray(train_y), np.asarray(test_y)
     result = {"code_dim": int(codes_train.shape[1]), "code": probe_accuracy(codes_train, y_train, codes_test, y_test, neighbours)}
     if baselines:

@@ -32,6 +32,7 @@ from genlab.eval import diversity, likelihood, manifold, quality, reconstruction
 from genlab.eval.bootstrap import bootstrap_mean_interval
 from genlab.eval.features import load_reference_classifier, reference_classifier_dir, weights_sha256
 from genlab.eval.probes import representation_metrics
+from genlab.files import file_sha256
 from genlab.runs import model_dir_of
 
 METRIC_GROUPS = ("likelihood", "reconstruction", "quality", "diversity", "representation", "classification")
@@ -58,12 +59,14 @@ def applicable_metrics(model) -> list[str]:
 def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | None = None, split: str = "test",
              samples: int = 10_000, k: int = 5000, seed: int = 0, sampler: str = "prior", components: int = 10,
              bootstrap: int = 200, probe_train_size: int = 10_000, limit: int | None = None,
-             progress: bool = True) -> dict:
+             inception_weights: str | Path | None = None, progress: bool = True) -> dict:
     """Evaluate the model of `run` on a split of its data (or of `data`); return numbers and protocol.
 
     `samples`: generated samples for quality and diversity; `k`: importance samples for
     the NLL; `sampler`: prior, or gmm (a mixture fitted to training codes); `limit`:
-    use only the first N examples of the split (for quick checks; recorded).
+    use only the first N examples of the split (for quick checks; recorded);
+    `inception_weights`: the FID Inception file, to add FID and KID in ImageNet-Inception
+    space (images only).
     """
     from genlab.api import load
 
@@ -78,6 +81,15 @@ def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | N
                               f"(it supports {', '.join(available) or 'none'})")
     if samples < 2 or k < 1 or bootstrap < 0:
         raise GenlabError("--samples must be at least 2, --k at least 1 and --bootstrap at least 0")
+    inception = None
+    if inception_weights is not None:  # checked before any long computation
+        from genlab.eval.inception import load_inception
+
+        if "quality" not in chosen:
+            raise GenlabError("--inception-weights adds to the quality group; include it in --metrics")
+        if not model.config.is_image or model.config.value_range == "real":
+            raise GenlabError("the Inception feature space is for images; this model works on vectors")
+        inception = load_inception(inception_weights)
     data_config = run_data_config(run, model) if data is None else data
     data_name = data_config if isinstance(data_config, str) else data_config.name
     x, y = model_inputs(model, data_config, split, limit)
@@ -125,6 +137,10 @@ def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | N
         protocol["reference"] = {"split": split, "examples": len(x)}
         if "quality" in chosen:
             timed("quality", lambda: _quality(space, x, generated, bootstrap, seed))
+            if inception_weights is not None:
+                timed("quality_inception", lambda: _inception_quality(model, inception, x, generated, seed))
+                protocol["inception"] = {"weights": str(inception_weights), "sha256": file_sha256(inception_weights),
+                                         "features": "2048-d pool, inputs resized to 299x299"}
             protocol["quality"] = {"bootstrap_resamples": bootstrap, "interval": "95% percentile",
                                    "kid": "100 subsets of min(1000, N)", "precision_recall_k": 3, "density_coverage_k": 5}
         if "diversity" in chosen:
@@ -189,6 +205,16 @@ def _quality(space: FeatureSpace, real: torch.Tensor, generated: torch.Tensor, r
         if resamples:
             result[f"{name}_interval"] = list(bootstrap_mean_interval(values, resamples=resamples, seed=seed))
     return result
+
+
+def _inception_quality(model, network, real: torch.Tensor, generated: torch.Tensor, seed: int) -> dict:
+    from genlab.eval.inception import inception_features
+    from genlab.models.latent import to_unit_range
+
+    real_f = inception_features(network, to_unit_range(real, model.config.value_range).clamp(0, 1))
+    fake_f = inception_features(network, to_unit_range(generated, model.config.value_range).clamp(0, 1))
+    kid, kid_std = quality.kernel_inception_distance(real_f, fake_f, seed=seed)
+    return {"fid": quality.frechet_distance(real_f, fake_f), "kid": kid, "kid_std": kid_std}
 
 
 def _diversity(space: FeatureSpace, real: torch.Tensor, generated: torch.Tensor) -> dict:

@@ -34,6 +34,7 @@ class VAEConfig(NetworkConfig):
     min_sigma: float = 1e-3  # gaussian: floor that keeps a learned sigma from collapsing
     beta: float = 1.0  # weight of the KL term (beta-VAE)
     kl_warmup_steps: int = 0  # ramp the KL weight linearly from 0 to beta over this many steps
+    iw_samples: int = 1  # >1: train on the importance-weighted bound with this many samples (IWAE)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -43,6 +44,8 @@ class VAEConfig(NetworkConfig):
             raise GenlabError("likelihood bernoulli needs data in [0, 1]; use likelihood=gaussian or data.normalize=unit")
         if self.sigma <= 0 or self.min_sigma <= 0 or self.beta < 0 or self.kl_warmup_steps < 0:
             raise GenlabError("model.sigma and model.min_sigma must be positive, beta and kl_warmup_steps >= 0")
+        if self.iw_samples < 1:
+            raise GenlabError(f"model.iw_samples must be at least 1 (got {self.iw_samples})")
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -106,12 +109,40 @@ class VAE(LatentModel):
 
     def forward(self, x, y=None, *, group="model", step=0):
         labels = y if self.conditional else None
+        if self.config.iw_samples > 1:
+            return self._importance_weighted_losses(x, labels, step)
         mu, logvar = self.posterior(x, labels)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         nll = self.likelihood.nll(self.decoder_output(z, labels), x)  # (B,) -log p(x|z)
         kl = gaussian_kl(mu, logvar)  # (B,)
         loss = (nll + self.kl_weight(step) * kl).mean()
         return {"loss": loss, "neg_elbo": (nll + kl).mean().detach(), "reconstruction": nll.mean().detach(), "kl": kl.mean().detach()}
+
+    def _log_weights(self, x, labels, count: int, mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(x|z) and log p(z) - log q(z|x) for `count` reparameterised z per sample, each (count, B)."""
+        batch, latent = mu.shape
+        eps = torch.randn(count, batch, latent, device=mu.device)
+        z = mu + torch.exp(0.5 * logvar) * eps  # (count, B, latent)
+        log_q = (-0.5 * eps.square() - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
+        log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)
+        repeated = x.unsqueeze(0).expand(count, *x.shape).reshape(count * batch, *x.shape[1:])
+        repeated_labels = labels.repeat(count) if labels is not None else None
+        output = self.decoder_output(z.reshape(count * batch, latent), repeated_labels)
+        log_px = -self.likelihood.nll(output, repeated).reshape(count, batch)
+        return log_px, log_prior - log_q
+
+    def _importance_weighted_losses(self, x, labels, step):
+        """The IWAE bound (Burda et al. 2015): log (1/k) sum_i p(x, z_i) / q(z_i|x), k = iw_samples.
+
+        With a KL warm-up the prior-to-posterior ratio is weighted as the KL is in the ELBO.
+        """
+        k = self.config.iw_samples
+        mu, logvar = self.posterior(x, labels)
+        log_px, log_ratio = self._log_weights(x, labels, k, mu, logvar)
+        bound = torch.logsumexp(log_px + self.kl_weight(step) * log_ratio, dim=0) - math.log(k)
+        return {"loss": -bound.mean(), "neg_iw_bound": -bound.mean().detach(),
+                "neg_elbo": -(log_px + log_ratio).mean().detach(),  # the ELBO's estimate from the same k samples
+                "reconstruction": -log_px.mean().detach(), "kl": gaussian_kl(mu, logvar).mean().detach()}
 
     @torch.no_grad()
     def validation_metrics(self, x, y=None):
@@ -134,21 +165,8 @@ class VAE(LatentModel):
         if k < 1:
             raise GenlabError(f"k must be at least 1 (got {k})")
         mu, logvar = self.posterior(x, labels)
-        std = torch.exp(0.5 * logvar)
-        batch, latent = mu.shape
-        chunk = max(1, min(k, IW_VALUES_PER_CHUNK // max(1, batch * math.prod(x.shape[1:]))))
-        log_weights = []
-        for start in range(0, k, chunk):
-            count = min(chunk, k - start)
-            eps = torch.randn(count, batch, latent, device=mu.device)
-            z = mu + std * eps  # (count, B, latent)
-            log_q = (-0.5 * eps.square() - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
-            log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)
-            repeated = x.unsqueeze(0).expand(count, *x.shape).reshape(count * batch, *x.shape[1:])
-            repeated_labels = labels.repeat(count) if labels is not None else None
-            output = self.decoder_output(z.reshape(count * batch, latent), repeated_labels)
-            log_px = -self.likelihood.nll(output, repeated).reshape(count, batch)
-            log_weights.append(log_px + log_prior - log_q)
+        chunk = max(1, min(k, IW_VALUES_PER_CHUNK // max(1, len(x) * math.prod(x.shape[1:]))))
+        log_weights = [sum(self._log_weights(x, labels, min(chunk, k - start), mu, logvar)) for start in range(0, k, chunk)]
         return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)
 
 
