@@ -169,7 +169,7 @@ def test_compiled_training_matches_the_contract(tmp_path):
 def test_time_limit_stops_mid_epoch_and_resume_finishes(tmp_path):
     run = tmp_path / "timed"
     genlab.train("ae", "digits", epochs=3, run_dir=run, progress=False,
-                 overrides=[*QUICK, "train.max_minutes=0.0001", "train.log_every=2"])
+                 overrides=[*QUICK, "train.max_minutes=1e-9", "train.log_every=2"])
     end = [r for r in read_metrics(run / "metrics.jsonl") if r.get("event") == "end"][-1]
     assert end["stopped"] == "train.max_minutes reached" and end["step"] == 2
     state = load_checkpoint(run / "checkpoints" / "last.pt")
