@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -42,12 +43,29 @@ MODELS = {
 }
 
 
+def train_run(run: Path, name: str, epochs: int) -> dict:
+    """Train `name` into `run`, or reuse a finished run there; its closing metrics record."""
+    log = run / "metrics.jsonl"
+    ends = [json.loads(line) for line in log.read_text().splitlines() if '"end"' in line] if log.is_file() else []
+    if ends and "stopped" not in ends[-1] and (run / "model" / "model.safetensors").is_file():
+        return ends[-1]
+    if run.exists():
+        shutil.rmtree(run)  # an unfinished run from an earlier sitting starts again
+    overrides = {f"model.{key}": value for key, value in MODELS[name].items()}
+    overrides.update({"data.binarize": "dynamic", "train.epochs": epochs, "train.lr": 1e-3,
+                      "train.scheduler": "cosine", "train.batch_size": 128, "train.tensorboard": False})
+    genlab.train("vae", "mnist", run_dir=run, overrides=overrides, progress=False)
+    return [json.loads(line) for line in log.read_text().splitlines() if '"end"' in line][-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--epochs", type=int, default=100, help="training epochs per model (default 100)")
     parser.add_argument("--k", type=int, default=5000)
     parser.add_argument("--limit", type=int, help="score only the first N test images (quick checks; recorded)")
+    parser.add_argument("--runs", type=Path, help="keep the trained runs in this folder (default: a temporary one); "
+                        "a finished run found there is scored without training it again")
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
 
@@ -59,12 +77,8 @@ def main() -> None:
         for name in args.models:
             if name in rows and rows[name]["epochs"] == args.epochs and rows[name]["k"] == args.k and not args.limit:
                 continue
-            run = Path(scratch) / name
-            overrides = {f"model.{key}": value for key, value in MODELS[name].items()}
-            overrides.update({"data.binarize": "dynamic", "train.epochs": args.epochs, "train.lr": 1e-3,
-                              "train.scheduler": "cosine", "train.batch_size": 128, "train.tensorboard": False})
-            genlab.train("vae", "mnist", run_dir=run, overrides=overrides, progress=False)
-            end = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"end"' in line][-1]
+            run = (args.runs or Path(scratch)) / f"{name}-{args.epochs}ep"
+            end = train_run(run, name, args.epochs)
             result = genlab.evaluate(run, ["likelihood"], k=args.k, limit=args.limit, progress=False)
             likelihood = result["metrics"]["likelihood"]
             rows[name] = {"settings": MODELS[name], "epochs": args.epochs, "train_seconds": end["train_seconds"],
