@@ -29,6 +29,10 @@ EXAMPLES = """examples:
   genlab train --resume runs/vae-digits-20260101-120000 --epochs 40
   genlab sample RUN -n 64 -o samples.png
   genlab eval RUN -o results.json
+  genlab compress RUN images/ -o images.glz && genlab decompress images.glz -o decoded/
+  genlab denoise RUN noisy.png -o clean.png
+  genlab detect fit --data records.csv --run-dir runs/detector && genlab detect score runs/detector new.csv -o scores.csv
+  genlab latent RUN --plot scatter -o codes.png
   genlab data fetch mnist --mirror /path/to/folder/with/mnist/files
 """
 
@@ -153,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--root", help="dataset cache (default $GENLAB_DATA or ~/.cache/genlab)")
     verify.set_defaults(handler=cmd_data_verify)
     data.set_defaults(handler=lambda _: data.print_help())
+
+    from genlab.apps.commands import add_app_commands
+
+    add_app_commands(commands)
     return parser
 
 

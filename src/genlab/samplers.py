@@ -51,6 +51,19 @@ class GaussianMixtureSampler:
         noise = torch.randn(count, means.shape[1], 1, generator=generator, dtype=torch.float64)
         return (means[component] + (factors[component] @ noise).squeeze(2)).float()
 
+    def log_density(self, codes: torch.Tensor) -> torch.Tensor:
+        """log of the mixture's density at each of `codes` (N, latent_dim), (N,) in float64."""
+        codes = torch.as_tensor(codes, dtype=torch.float64)
+        means = torch.as_tensor(self.means_, dtype=torch.float64)  # (K, D)
+        factors = torch.linalg.cholesky(torch.as_tensor(self.covariances_, dtype=torch.float64))  # (K, D, D)
+        centred = (codes.unsqueeze(0) - means.unsqueeze(1)).unsqueeze(-1)  # (K, N, D, 1)
+        whitened = torch.linalg.solve_triangular(factors.unsqueeze(1), centred, upper=False).squeeze(-1)  # (K, N, D)
+        log_det = 2 * torch.log(torch.diagonal(factors, dim1=-2, dim2=-1)).sum(-1)  # (K,)
+        dims = means.shape[1]
+        log_components = -0.5 * (whitened.square().sum(-1) + log_det.unsqueeze(1) + dims * np.log(2 * np.pi))
+        log_weights = torch.log(torch.as_tensor(self.weights_, dtype=torch.float64)).unsqueeze(1)
+        return torch.logsumexp(log_weights + log_components, dim=0)
+
     @torch.no_grad()
     def sample(self, model, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """`count` new samples: mixture codes decoded by `model`."""

@@ -1,0 +1,211 @@
+"""Anomaly detection with an autoencoder or VAE trained on (mostly) normal data.
+
+A model fitted to normal records explains them well and unusual ones badly; how badly
+is the anomaly score. The conventions follow PyOD and scikit-learn:
+
+- `decision_function(X)`: higher = more anomalous (PyOD);
+- `score_samples(X)`: its negation, higher = more normal (scikit-learn);
+- `predict(X)`: 1 for an anomaly, 0 for a normal record, by `threshold_`, the
+  (1 - contamination) quantile of the training scores `decision_scores_`.
+
+Scores (`score=`):
+- `reconstruction`: squared reconstruction error, summed over features;
+- `elbo`: the negative ELBO (VAE), averaged over `draws` posterior samples;
+- `nll`: the importance-weighted negative log-likelihood with `k` samples (VAE);
+- `latent`: the negative log-density of the code under a Gaussian mixture fitted to
+  the training codes;
+- `auto`: `nll` for a VAE, `reconstruction` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.errors import GenlabError
+from genlab.files import write_text_atomic
+
+SCORES = ("auto", "reconstruction", "elbo", "nll", "latent")
+MODELS = ("ae", "dae", "sparse-ae", "vae")
+DETECTOR_FILE = "detector.json"
+BATCH = 500
+
+
+class AnomalyDetector:
+    """Fit on normal data, then score new records: higher `decision_function` = more anomalous.
+
+        detector = AnomalyDetector(model="vae", contamination=0.05).fit(X_train)
+        flags = detector.predict(X_new)            # 1 = anomaly
+        scores = detector.decision_function(X_new)
+
+    X holds vectors (N, D) (tabular records: standardised per feature) or images
+    (N, H, W) / (N, C, H, W) (scaled to [0, 1]).
+    """
+
+    def __init__(self, *, model: str = "vae", contamination: float = 0.1, score: str = "auto", latent_dim: int = 8,
+                 arch: str = "mlp", hidden: tuple[int, ...] = (256, 64), epochs: int = 30, batch_size: int = 128,
+                 lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5, random_state: int = 0,
+                 verbose: bool = False):
+        self.model = model
+        self.contamination = contamination
+        self.score = score
+        self.latent_dim = latent_dim
+        self.arch = arch
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.k = k
+        self.draws = draws
+        self.components = components
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---- fitting ---------------------------------------------------------------------
+
+    def fit(self, X, y=None, run_dir: str | Path | None = None) -> AnomalyDetector:
+        """Train the model on X (y is ignored) and set the threshold from X's scores."""
+        from genlab.apps.fitting import fit_on_arrays
+
+        self._check_settings()
+        overrides = {"model.latent_dim": self.latent_dim, "model.arch": self.arch, "model.hidden": list(self.hidden),
+                     "train.epochs": self.epochs, "train.batch_size": self.batch_size, "train.lr": self.lr}
+        model = fit_on_arrays(self.model, X, overrides=overrides, seed=self.random_state, run_dir=run_dir,
+                              progress=self.verbose)
+        return self._calibrate(model, X)
+
+    @classmethod
+    def from_model(cls, model, X_normal, **settings) -> AnomalyDetector:
+        """A detector around an already trained model, calibrated on `X_normal`."""
+        detector = cls(model=model.model_name, **settings)
+        detector._check_settings()
+        return detector._calibrate(model, X_normal)
+
+    def _calibrate(self, model, X) -> AnomalyDetector:
+        from genlab.apps.inputs import to_model_space
+
+        return self.calibrate_on_inputs(model, to_model_space(model, np.asarray(X), "X"))
+
+    def calibrate_on_inputs(self, model, inputs: torch.Tensor) -> AnomalyDetector:
+        """Adopt `model` and set the threshold from the scores of `inputs` (already in model space)."""
+        self.model_ = model.eval()
+        self.score_ = resolve_score(self.score, model)
+        self.n_features_in_ = int(np.prod(model.config.data_shape))
+        if self.score_ == "latent":
+            from genlab.samplers import GaussianMixtureSampler
+
+            components = min(self.components, max(1, len(inputs) // 2))
+            self.density_ = GaussianMixtureSampler(components, seed=self.random_state).fit(model, inputs)
+        self.decision_scores_ = self._scores(inputs)
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        return self
+
+    # ---- scoring ---------------------------------------------------------------------
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score per record, (N,): higher = more anomalous."""
+        from genlab.apps.inputs import to_model_space
+
+        self._check_fitted()
+        return self._scores(to_model_space(self.model_, np.asarray(X), "X"))
+
+    def score_samples(self, X) -> np.ndarray:
+        """Normality per record, (N,): the negated decision_function (higher = more normal)."""
+        return -self.decision_function(X)
+
+    def predict(self, X) -> np.ndarray:
+        """1 for records scored above threshold_ (anomalies), 0 for the rest."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    @torch.no_grad()
+    def _scores(self, inputs: torch.Tensor) -> np.ndarray:
+        # the ELBO and NLL draw codes: a fixed seed gives the same records the same scores every time
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.random_state)
+            return self._draw_scores(inputs)
+
+    def _draw_scores(self, inputs: torch.Tensor) -> np.ndarray:
+        model = self.model_
+        parts = []
+        for start in range(0, len(inputs), BATCH):
+            x = inputs[start : start + BATCH].to(model.device)
+            if self.score_ == "reconstruction":
+                value = (model.reconstruct(x).float() - x).square().flatten(1).sum(1)
+            elif self.score_ == "elbo":
+                value = -torch.stack([model.elbo(x) for _ in range(self.draws)]).mean(0)
+            elif self.score_ == "nll":
+                value = -model.log_likelihood(x, k=self.k)
+            else:
+                value = -self.density_.log_density(model.encode(x).double().cpu())
+            parts.append(value.double().cpu())
+        return torch.cat(parts).numpy()
+
+    # ---- persistence (genlab detect) -------------------------------------------------
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write detector.json (score, threshold, settings, mixture) beside the run's model."""
+        self._check_fitted()
+        state = {"score": self.score_, "threshold": self.threshold_, "contamination": self.contamination,
+                 "k": self.k, "draws": self.draws, "random_state": self.random_state,
+                 "training_scores": {"mean": float(self.decision_scores_.mean()), "std": float(self.decision_scores_.std())}}
+        if self.score_ == "latent":
+            state["mixture"] = {"weights": self.density_.weights_.tolist(), "means": self.density_.means_.tolist(),
+                                "covariances": self.density_.covariances_.tolist()}
+        path = Path(run_dir) / DETECTOR_FILE
+        write_text_atomic(path, json.dumps(state, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> AnomalyDetector:
+        """The detector saved by `genlab detect fit` (or save()) in a run directory."""
+        import genlab
+        from genlab.samplers import GaussianMixtureSampler
+
+        path = Path(run_dir) / DETECTOR_FILE
+        if not path.is_file():
+            raise GenlabError(f"{run_dir} has no {DETECTOR_FILE}; make it with `genlab detect fit --run-dir {run_dir}`")
+        try:
+            state = json.loads(path.read_text())
+            model = genlab.load(run_dir)
+            detector = cls(model=model.model_name, contamination=state["contamination"], score=state["score"],
+                           k=state["k"], draws=state["draws"], random_state=state["random_state"])
+            detector.model_, detector.score_, detector.threshold_ = model, state["score"], float(state["threshold"])
+            detector.n_features_in_ = int(np.prod(model.config.data_shape))
+            if state["score"] == "latent":
+                density = GaussianMixtureSampler(len(state["mixture"]["weights"]))
+                density.weights_, density.means_, density.covariances_ = (
+                    np.asarray(state["mixture"][key], dtype=np.float64) for key in ("weights", "means", "covariances"))
+                detector.density_ = density
+        except (KeyError, TypeError, ValueError) as error:
+            raise GenlabError(f"{path} is damaged ({error}); fit the detector again") from None
+        return detector
+
+    # ---- checks ----------------------------------------------------------------------
+
+    def _check_settings(self) -> None:
+        if self.model not in MODELS:
+            raise GenlabError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
+        if self.score not in SCORES:
+            raise GenlabError(f"score must be one of {', '.join(SCORES)} (got {self.score!r})")
+        if not 0.0 < self.contamination < 0.5:
+            raise GenlabError(f"contamination must be in (0, 0.5) (got {self.contamination})")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise GenlabError("this AnomalyDetector is not fitted yet; call fit(X) first")
+
+
+def resolve_score(score: str, model) -> str:
+    """The score `auto` stands for, and a check that the model can give the one asked for."""
+    from genlab.eval.likelihood import supports_likelihood
+
+    likelihood = supports_likelihood(model)
+    if score == "auto":
+        return "nll" if likelihood else "reconstruction"
+    if score in ("elbo", "nll") and not likelihood:
+        raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction or latent")
+    return score

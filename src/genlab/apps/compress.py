@@ -1,0 +1,172 @@
+"""Lossy compression with an autoencoder: quantised codes, entropy-coded, in one file.
+
+Each image becomes its code z = encode(x) (a VAE's posterior mean), standardised by the
+code statistics the model keeps (N(0, I) for a VAE), divided by `step` and rounded to
+integers. The integers of all images are laid out dimension by dimension, so that a
+dimension's values sit together, and coded with zlib or LZMA, whichever is smaller.
+`step` is the quality knob: a smaller step keeps more of each code and costs more bytes.
+
+Container format, version 1 (all integers little-endian):
+
+    offset  size  field
+    0       4     magic b"GLZC"
+    4       1     format version (1)
+    5       1     coder: 1 = zlib, 2 = LZMA (raw stream, LZMA2 filter, preset 9e)
+    6       32    SHA-256 of the model's weights (see model_sha256)
+    38      4     N, the number of images (uint32)
+    42      2     D, the code dimensions (uint16)
+    44      4     step (float32)
+    48      1     bytes per quantised value (1: int8, 2: int16)
+    49      1     R, the rank of one sample's shape, then R uint16 sizes (C, H, W)
+    ..      2     L, then L bytes: the model's location when compressed (UTF-8, a hint only)
+    ..      4     P, then P bytes: the coded payload
+    end-4   4     CRC-32 of every byte before it
+
+Reading checks the magic, the version, the CRC (a damaged file) and the model hash (the
+wrong model) before decoding anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import lzma
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genlab.errors import GenlabError
+
+MAGIC = b"GLZC"
+VERSION = 1
+ZLIB, LZMA = 1, 2
+LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+CODE_BATCH = 1000
+
+
+@dataclass
+class Compressed:
+    """A parsed container: what decompress needs besides the model."""
+
+    model_sha256: str
+    step: float
+    sample_shape: tuple[int, ...]
+    quantised: np.ndarray  # (N, D) integers
+    model_hint: str
+
+
+def model_sha256(model) -> str:
+    """SHA-256 over the model's parameters and buffers (names, shapes, dtypes and bytes)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def code_statistics(model) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation that bring the model's codes to about N(0, I)."""
+    dims = model.config.latent_dim
+    mean = getattr(model, "code_mean", torch.zeros(dims))
+    std = getattr(model, "code_var", torch.ones(dims)).clamp_min(1e-12).sqrt()
+    return mean.detach().float().cpu(), std.detach().float().cpu()
+
+
+@torch.no_grad()
+def quantise(model, x: torch.Tensor, step: float) -> np.ndarray:
+    """Model inputs (N, ...) -> integer codes (N, D)."""
+    check_compressible(model)
+    if not step > 0:
+        raise GenlabError(f"step must be positive (got {step}); smaller steps give larger, better files")
+    mean, std = code_statistics(model)
+    codes = torch.cat([model.encode(x[i : i + CODE_BATCH].to(model.device)).float().cpu()
+                       for i in range(0, len(x), CODE_BATCH)])
+    return torch.round((codes - mean) / std / step).to(torch.int64).numpy()
+
+
+@torch.no_grad()
+def dequantise(model, quantised: np.ndarray, step: float) -> torch.Tensor:
+    """Integer codes (N, D) -> decoded model-space samples (N, ...)."""
+    mean, std = code_statistics(model)
+    codes = torch.from_numpy(quantised.astype(np.float32)) * step * std + mean
+    return torch.cat([model.decode(codes[i : i + CODE_BATCH].to(model.device)).float().cpu()
+                      for i in range(0, len(codes), CODE_BATCH)])
+
+
+def compress(model, x: torch.Tensor, step: float, model_hint: str = "") -> bytes:
+    """Model inputs (N, ...) -> one container holding all N images."""
+    quantised = quantise(model, x, step)
+    return pack(quantised, step, tuple(model.config.data_shape), model_sha256(model), model_hint)
+
+
+def decompress(model, blob: bytes) -> torch.Tensor:
+    """A container -> decoded model-space samples (N, ...); refuses a damaged file or another model."""
+    check_compressible(model)
+    parsed = unpack(blob)
+    mine = model_sha256(model)
+    if parsed.model_sha256 != mine:
+        raise GenlabError(f"this file was compressed with model {parsed.model_sha256[:12]}... but the given model is "
+                          f"{mine[:12]}...; decompress with the run it was made with"
+                          + (f" ({parsed.model_hint})" if parsed.model_hint else ""))
+    if parsed.sample_shape != tuple(model.config.data_shape) or parsed.quantised.shape[1] != model.config.latent_dim:
+        raise GenlabError("the file's image shape or code size does not match the model")
+    return dequantise(model, parsed.quantised, parsed.step)
+
+
+def pack(quantised: np.ndarray, step: float, sample_shape: tuple[int, ...], sha256: str, model_hint: str = "") -> bytes:
+    count, dims = quantised.shape
+    width = 1 if quantised.size == 0 or (quantised.min() >= -128 and quantised.max() <= 127) else 2
+    if quantised.size and (quantised.min() < -32768 or quantised.max() > 32767):
+        raise GenlabError(f"step {step} is too small for these codes (values beyond 16 bits); use a larger step")
+    raw = np.ascontiguousarray(quantised.T.astype("<i1" if width == 1 else "<i2")).tobytes()  # dimension-major
+    candidates = {ZLIB: zlib.compress(raw, 9), LZMA: lzma.compress(raw, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)}
+    coder = min(candidates, key=lambda c: len(candidates[c]))
+    payload = candidates[coder]
+    hint = model_hint.encode("utf-8")[:65535]
+    header = MAGIC + struct.pack("<BB32sIHfBB", VERSION, coder, bytes.fromhex(sha256), count, dims, step, width,
+                                 len(sample_shape))
+    body = header + struct.pack(f"<{len(sample_shape)}H", *sample_shape) + struct.pack("<H", len(hint)) + hint
+    body += struct.pack("<I", len(payload)) + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def unpack(blob: bytes) -> Compressed:
+    if len(blob) < 4 or blob[:4] != MAGIC:
+        raise GenlabError("not a genlab compressed file (its first bytes are not GLZC)")
+    if len(blob) < 54:
+        raise GenlabError("the compressed file is truncated")
+    body, (crc,) = blob[:-4], struct.unpack("<I", blob[-4:])
+    if zlib.crc32(body) != crc:
+        raise GenlabError("the compressed file is damaged (checksum mismatch); nothing was decoded")
+    version, coder, sha, count, dims, step, width, rank = struct.unpack_from("<BB32sIHfBB", blob, 4)
+    if version != VERSION:
+        raise GenlabError(f"compressed file format version {version} is not supported (this genlab reads {VERSION})")
+    offset = 50
+    shape = struct.unpack_from(f"<{rank}H", blob, offset)
+    offset += 2 * rank
+    (hint_length,) = struct.unpack_from("<H", blob, offset)
+    hint = blob[offset + 2 : offset + 2 + hint_length].decode("utf-8", errors="replace")
+    offset += 2 + hint_length
+    (payload_length,) = struct.unpack_from("<I", blob, offset)
+    payload = blob[offset + 4 : offset + 4 + payload_length]
+    try:
+        raw = zlib.decompress(payload) if coder == ZLIB else lzma.decompress(payload, format=lzma.FORMAT_RAW,
+                                                                              filters=LZMA_FILTERS)
+    except (zlib.error, lzma.LZMAError) as error:
+        raise GenlabError(f"the compressed payload cannot be decoded ({error})") from None
+    if len(raw) != count * dims * width:
+        raise GenlabError("the compressed file's payload does not hold the codes its header announces")
+    quantised = np.frombuffer(raw, dtype="<i1" if width == 1 else "<i2").reshape(dims, count).T.astype(np.int64)
+    return Compressed(sha.hex(), float(step), tuple(shape), quantised, hint)
+
+
+def check_compressible(model) -> None:
+    from genlab.models.latent import LatentModel
+
+    if not isinstance(model, LatentModel):
+        raise GenlabError(f"a {model.model_name} model has no encoder; compress with an autoencoder or VAE")
+    if model.conditional:
+        raise GenlabError(f"a {model.model_name} needs class labels to decode; compress with an unconditional model")

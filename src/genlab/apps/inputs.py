@@ -1,0 +1,201 @@
+"""Files in and out of the applications: image files, image folders and array files.
+
+Applications read what a user has on disk (PNG/JPEG files, a folder of them, or a
+.npy/.npz/.csv array) and bring it to the model's input space:
+- for image models, 8-bit values (image files, uint8 arrays) are pixel intensities
+  0..255, whatever units the training data had; float arrays are in the training
+  data's own units (floats in [0, 1] are accepted for models trained on 8-bit images);
+- for vector models, values go through the preprocessing fitted on the training data.
+Results are written back as 8-bit PNGs, or as arrays in the training data's units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.data.preprocessing import Preprocessing
+from genlab.data.readers import IMAGE_SUFFIXES, as_samples, read_array_file
+from genlab.errors import GenlabError
+from genlab.files import atomic_path
+
+ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
+BOUNDS = ("unit", "symmetric")  # image models whose inputs have a fixed range
+
+
+def read_samples(paths: Sequence[str | Path], channels: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Stored samples (N, C, H, W) or (N, D) from files and folders, and a name for each.
+
+    Images are read as grey when `channels` is 1 and as RGB when it is 3; array files
+    are taken as they are (one sample per row).
+    """
+    if not paths:
+        raise GenlabError("no input given; name image files, a folder of images, or a .npy/.npz/.csv file")
+    arrays, names = [], []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise GenlabError(f"{path}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+            arrays += [read_image(file, channels)[None] for file in files]
+            names += [file.stem for file in files]
+        elif not path.is_file():
+            raise GenlabError(f"{path}: no such file or folder")
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            arrays.append(read_image(path, channels)[None])
+            names.append(path.stem)
+        elif path.suffix.lower() in ARRAY_SUFFIXES:
+            raw = read_array_file(path)
+            arrays.append(raw.x_train if raw.x_test is None else np.concatenate([raw.x_train, raw.x_test]))
+            names += [f"{path.stem}_{i:05d}" for i in range(len(arrays[-1]))]
+        else:
+            raise GenlabError(f"{path}: unsupported file type '{path.suffix}'; use images, a folder of images, "
+                              f"or {', '.join(ARRAY_SUFFIXES)}")
+    shapes = {a.shape[1:] for a in arrays}
+    if len(shapes) > 1:
+        raise GenlabError(f"inputs differ in shape ({', '.join('x'.join(map(str, s)) for s in sorted(shapes))}); "
+                          "give samples of one shape")
+    dtypes = {a.dtype for a in arrays}
+    stacked = np.concatenate(arrays) if len(dtypes) == 1 else np.concatenate([a.astype(np.float32) for a in arrays])
+    return stacked, names
+
+
+def read_image(path: Path, channels: int | None = None) -> np.ndarray:
+    """One image file as uint8 (C, H, W)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            grey = picture.mode in ("1", "L", "LA", "I", "I;16", "F")
+            mode = "L" if (channels == 1 or (channels is None and grey)) else "RGB"
+            array = np.asarray(picture.convert(mode))
+    except (UnidentifiedImageError, OSError) as error:
+        raise GenlabError(f"{path}: not a readable image ({error})") from None
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1).copy()
+
+
+def read_mask(path: str | Path, shape: tuple[int, ...], count: int) -> torch.Tensor:
+    """A missing-pixel mask for `count` samples of `shape`: True where a value is unknown.
+
+    The mask is an image (white or non-zero = missing) or an array of 0/1 values, either
+    one mask for every input or one per input; colour images share a mask across channels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GenlabError(f"mask {path}: no such file")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        values = read_image(path, channels=1)[None].astype(np.float32) / 255.0
+    elif path.suffix.lower() in (".npy", ".npz", ".csv"):
+        values = read_array_file(path).x_train.astype(np.float32)
+        values = values / 255.0 if values.max() > 1 else values
+    else:
+        raise GenlabError(f"mask {path}: use an image or a .npy/.csv array of 0 (known) and 1 (missing)")
+    mask = torch.from_numpy(values) > 0.5
+    spatial = tuple(shape[-2:]) if len(shape) == 3 else tuple(shape)
+    if tuple(mask.shape[-len(spatial):]) != spatial or len(mask) not in (1, count):
+        raise GenlabError(f"mask {path} has shape {tuple(mask.shape)}; it must cover each input "
+                          f"({'x'.join(map(str, spatial))}), once or once per input ({count})")
+    if len(shape) == 3:
+        mask = mask.reshape(len(mask), -1, *spatial)[:, :1].expand(len(mask), shape[0], *spatial)
+    mask = mask.reshape(len(mask), *shape).expand(count, *shape)
+    if bool(mask.all()):
+        raise GenlabError(f"mask {path} marks every value as missing; leave some known values to fill from")
+    return mask
+
+
+def to_model_space(model, stored: np.ndarray, source: str = "input") -> torch.Tensor:
+    """Stored samples -> model inputs (see the module's note on units)."""
+    stored = as_samples(stored, source)
+    expected = tuple(model.config.data_shape)
+    if tuple(stored.shape[1:]) != expected:
+        shown = lambda s: "x".join(map(str, s))  # noqa: E731
+        raise GenlabError(f"{source}: samples of shape {shown(stored.shape[1:])} do not fit this model, "
+                          f"which takes {shown(expected)}")
+    preprocessing = _preprocessing(model)
+    values = torch.from_numpy(stored)
+    if model.config.is_image and model.config.value_range in BOUNDS:
+        if stored.dtype == np.uint8:
+            return _from_unit(values.float() / 255.0, model.config.value_range)
+        if _stored_as_bytes(preprocessing) and stored.max() <= 1.0:
+            values = values * 255.0  # float images in [0, 1] for a model trained on 8-bit images
+    return preprocessing(values)
+
+
+def to_stored_units(model, x: torch.Tensor) -> np.ndarray:
+    """Model-space values -> the training data's units: uint8 for 8-bit images, float32 otherwise."""
+    values = _preprocessing(model).invert(x.detach().float().cpu())
+    if model.config.is_image and _stored_as_bytes(_preprocessing(model)):
+        return values.round().clamp(0, 255).to(torch.uint8).numpy()
+    return values.numpy()
+
+
+def to_pixels(model, x: torch.Tensor) -> np.ndarray:
+    """Model-space images -> uint8 (N, C, H, W) for PNG files."""
+    from genlab.models.latent import to_unit_range
+
+    return (to_unit_range(x.detach().float().cpu(), model.config.value_range) * 255).round().to(torch.uint8).numpy()
+
+
+def write_outputs(output: str | Path, model, x: torch.Tensor, names: Sequence[str]) -> list[Path]:
+    """Write model-space results: one .png per sample into a folder, a single .png, or a .npy/.csv array."""
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix in (".npy", ".csv"):
+        stored = to_stored_units(model, x)
+        with atomic_path(output) as scratch:
+            if suffix == ".csv":
+                np.savetxt(scratch, stored.reshape(len(stored), -1), delimiter=",", fmt="%.6g")
+            else:
+                with open(scratch, "wb") as handle:
+                    np.save(handle, stored)
+        return [output]
+    if not model.config.is_image or model.config.value_range not in BOUNDS:
+        raise GenlabError(f"output '{output}': this model works on vectors; write .npy or .csv")
+    if suffix == ".png":
+        if len(x) != 1:
+            raise GenlabError(f"output '{output}' is one image but there are {len(x)}; name a folder instead")
+        return [save_png(to_pixels(model, x)[0], output)]
+    if suffix:
+        raise GenlabError(f"output '{output}' must be a folder, a .png file, or .npy/.csv")
+    output.mkdir(parents=True, exist_ok=True)
+    return [save_png(image, output / f"{name}.png") for image, name in zip(to_pixels(model, x), names)]
+
+
+def save_png(image: np.ndarray, path: Path) -> Path:
+    """(C, H, W) uint8 -> PNG, written atomically."""
+    from PIL import Image
+
+    array = image[0] if image.shape[0] == 1 else image[:3].transpose(1, 2, 0)
+    with atomic_path(path) as scratch:
+        Image.fromarray(np.ascontiguousarray(array)).save(scratch, format="PNG")
+    return path
+
+
+def check_output(text: str | Path, allowed: Sequence[str]) -> Path:
+    """Refuse an output path before any work: wrong suffix or missing parent folder."""
+    path = Path(text)
+    if path.suffix.lower() not in allowed:
+        raise GenlabError(f"output '{text}' must be {' or '.join(s or 'a folder' for s in allowed)}")
+    if path.parent != Path("") and not path.parent.is_dir():
+        raise GenlabError(f"output folder '{path.parent}' does not exist")
+    return path
+
+
+def _preprocessing(model) -> Preprocessing:
+    if not model.config.preprocessing:
+        return Preprocessing(model.config.value_range, [1.0], [0.0])
+    return Preprocessing.from_dict({**model.config.preprocessing, "binarize": False})
+
+
+def _from_unit(x: torch.Tensor, value_range: str) -> torch.Tensor:
+    return x * 2.0 - 1.0 if value_range == "symmetric" else x
+
+
+def _stored_as_bytes(preprocessing: Preprocessing) -> bool:
+    """Whether the training images were 8-bit (a single scale of about 1/255 or 2/255)."""
+    return len(preprocessing.scale) == 1 and preprocessing.scale[0] < 0.01

@@ -1,0 +1,131 @@
+"""Pictures of a model's latent space.
+
+- scatter: codes of labelled data, coloured by class; codes with more than two
+  dimensions are projected by PCA (fast, linear) or t-SNE (neighbourhoods kept);
+- grid: decodings over a square of the latent plane: the code itself when it is 2-D,
+  else the plane of the codes' two principal directions through their mean;
+- interpolate: decodings along the straight line between two inputs' codes;
+- traverse: one row per code dimension, that dimension swept over +-`span` standard
+  deviations of the codes while the others stay at an input's code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.errors import GenlabError
+from genlab.files import atomic_path
+
+PLOTS = ("scatter", "grid", "interpolate", "traverse")
+BATCH = 1000
+
+
+@torch.no_grad()
+def encode_all(model, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([model.encode(x[i : i + BATCH].to(model.device)).float().cpu() for i in range(0, len(x), BATCH)])
+
+
+def project_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
+    """(N, D) codes -> (N, 2) points and the axis name; 2-D codes are kept as they are."""
+    if codes.shape[1] == 1:
+        return np.column_stack([codes[:, 0], np.zeros(len(codes))]), "z"
+    if codes.shape[1] == 2:
+        return codes, "z"
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(codes), "PC"
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
+        return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(codes), "t-SNE "
+    raise GenlabError(f"unknown projection {method!r}; use pca or tsne")
+
+
+def scatter_plot(model, x: torch.Tensor, labels: torch.Tensor | None, path: str | Path, method: str = "pca",
+                 class_names: list[str] | None = None) -> Path:
+    """Codes of x as a 2-D scatter coloured by label, written to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, axis = project_2d(encode_all(model, x).numpy(), method)
+    figure, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="tab:blue", linewidths=0)
+    else:
+        labels = np.asarray(labels)
+        colours = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
+        for value in np.unique(labels):
+            chosen = labels == value
+            name = class_names[value] if class_names and value < len(class_names) else str(value)
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.6, color=colours(int(value) % colours.N),
+                       label=name, linewidths=0)
+        ax.legend(markerscale=4, fontsize=8, loc="best", frameon=False)
+    ax.set_xlabel(f"{axis}1")
+    ax.set_ylabel(f"{axis}2")
+    ax.set_title(f"{model.model_name} codes ({model.config.latent_dim}-d, {len(points):,} points)")
+    figure.tight_layout()
+    return _save_figure(figure, path)
+
+
+@torch.no_grad()
+def grid_codes(model, reference_codes: torch.Tensor, steps: int = 15, span: float = 2.5) -> torch.Tensor:
+    """(steps*steps, D) codes on a square of the latent plane, +-span standard deviations wide."""
+    mean = reference_codes.mean(0)
+    offsets = torch.linspace(-span, span, steps)
+    if model.config.latent_dim <= 2:
+        std = reference_codes.std(0)
+        axes = torch.diag(std)
+    else:
+        centred = reference_codes - mean
+        _, singular, directions = torch.linalg.svd(centred, full_matrices=False)
+        axes = directions[:2] * (singular[:2] / (len(centred) - 1) ** 0.5).unsqueeze(1)  # (2, D), one std long
+    if model.config.latent_dim == 1:
+        return mean + offsets.unsqueeze(1) * axes[0]
+    rows, columns = torch.meshgrid(offsets.flip(0), offsets, indexing="ij")  # up = second axis positive
+    return mean + columns.reshape(-1, 1) * axes[0] + rows.reshape(-1, 1) * axes[1]
+
+
+@torch.no_grad()
+def interpolation_codes(code_a: torch.Tensor, code_b: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    weights = torch.linspace(0, 1, steps).unsqueeze(1)
+    return (1 - weights) * code_a + weights * code_b
+
+
+@torch.no_grad()
+def traversal_codes(code: torch.Tensor, std: torch.Tensor, dims: list[int], steps: int = 9, span: float = 3.0) -> torch.Tensor:
+    """(len(dims)*steps, D): row d sweeps dimension dims[d] around `code`."""
+    offsets = torch.linspace(-span, span, steps)
+    rows = []
+    for dim in dims:
+        swept = code.repeat(steps, 1)
+        swept[:, dim] = code[dim] + offsets * std[dim]
+        rows.append(swept)
+    return torch.cat(rows)
+
+
+@torch.no_grad()
+def decode_grid(model, codes: torch.Tensor, path: str | Path, columns: int) -> Path:
+    from genlab.images import save_image_grid
+    from genlab.models.latent import to_unit_range
+
+    if not model.config.is_image or model.config.value_range == "real":
+        raise GenlabError("this model works on vectors; decoded pictures need an image model (try --plot scatter)")
+    images = torch.cat([model.decode(codes[i : i + BATCH].to(model.device)).float().cpu() for i in range(0, len(codes), BATCH)])
+    return save_image_grid(to_unit_range(images, model.config.value_range), path, columns=columns)
+
+
+def _save_figure(figure, path: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    with atomic_path(path) as scratch:
+        figure.savefig(scratch, format="png")
+    plt.close(figure)
+    return path
