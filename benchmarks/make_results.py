@@ -189,9 +189,82 @@ def speed(result: dict) -> list[str]:
     return lines + ["", machine_line(result)]
 
 
+def app_compression(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## Application: compression", "",
+             f"Script: `benchmarks/app_compression.py`. {p['data']}; genlab: one file for all images, "
+             f"codecs {', '.join(p['genlab']['codecs'])} ({p['genlab']['epochs']} epochs); Pillow: {p['pillow']['files']}. "
+             f"{p['distortion']}.", ""]
+    for dataset in ("mnist", "fashion-mnist"):
+        if dataset not in result:
+            continue
+        r = result[dataset]
+        lines += [f"**{dataset}**", "", "| codec | setting | bytes/image | PSNR (dB) | SSIM |", "|---|---|---:|---:|---:|"]
+        for codec, points in r["curves"].items():
+            for point in points:
+                setting = f"step {point['step']}" if "step" in point else f"quality {point['quality']}"
+                lines.append(f"| {codec} | {setting} | {point['bytes_per_image']:.1f} | {point['psnr']:.2f} | {point['ssim']:.3f} |")
+        small = r["best_point_at_most_32_bytes"]
+        lines += ["", f"WebP's smallest file: {r['webp_smallest']['bytes_per_image']:.0f} bytes/image at "
+                      f"{r['webp_smallest']['psnr']:.2f} dB; genlab at that size: "
+                      + ", ".join(f"{k} {v:.2f} dB" if v is not None else f"{k} (curve does not reach it)"
+                                  for k, v in r["genlab_psnr_at_webp_smallest"].items())
+                      + (f" (best margin {r['best_margin_db']:+.2f} dB)." if r["best_margin_db"] is not None else "."),
+                  "Best genlab point at or below 32 bytes/image: "
+                  + (f"{small['bytes_per_image']:.1f} bytes, {small['psnr']:.2f} dB." if small else "none."), ""]
+    return lines + [machine_line(result)]
+
+
+def app_denoising(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## Application: denoising", "",
+             f"Script: `benchmarks/app_denoising.py`. {p['data']}; genlab: a `dae` per noise setting "
+             f"({p['genlab']['epochs']} epochs); classical parameters tuned by {p['classical']['tuning']}. "
+             f"{p['metrics']}.", "",
+             "| dataset | noise | noisy input | median | total variation | non-local means | genlab dae | margin over best classical |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for dataset in ("mnist", "fashion-mnist"):
+        for noise, r in result.get(dataset, {}).items():
+            cells = [f"{r['rows'][m]['psnr']:.2f} / {r['rows'][m]['ssim']:.3f}"
+                     for m in ("noisy input", "median filter", "total variation", "non-local means", "genlab dae")]
+            lines.append(f"| {dataset} | {noise} | {' | '.join(cells)} | {r['margin_db']:+.2f} dB |")
+    return lines + ["", "Cells: PSNR (dB) / SSIM.", "", machine_line(result)]
+
+
+def app_inpainting(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## Application: inpainting", "",
+             f"Script: `benchmarks/app_inpainting.py`. {p['data']}; genlab: {p['genlab']['method']} "
+             f"({p['genlab']['steps']} steps, models trained {p['genlab']['epochs']} epochs); baseline: {p['baseline']}. "
+             f"{p['metric']}.", "",
+             "| dataset | hole | biharmonic | genlab (best model) | margin |", "|---|---|---:|---:|---:|"]
+    for dataset in ("mnist", "fashion-mnist"):
+        for hole, r in result.get(dataset, {}).items():
+            lines.append(f"| {dataset} | {hole} | {r['rows']['biharmonic']['psnr_in_hole']:.2f} dB | "
+                         f"{r['rows'][r['best_genlab']]['psnr_in_hole']:.2f} dB ({r['best_genlab'][7:]}) | {r['margin_db']:+.2f} dB |")
+    return lines + ["", machine_line(result)]
+
+
+def app_anomaly(result: dict) -> list[str]:
+    p = result["protocol"]
+    methods = list(result["breast-cancer"]["rows"])
+    lines = ["## Application: anomaly detection", "",
+             f"Script: `benchmarks/app_anomaly.py`. Images: {p['images']}. Tabular: {p['tabular']}. "
+             f"PyOD {p['pyod']['version']}: AutoEncoder {p['pyod']['AutoEncoder']}; VAE {p['pyod']['VAE']}.", "",
+             "| method | MNIST mean AUROC | Fashion-MNIST mean AUROC | breast cancer AUROC | breast cancer AP |",
+             "|---|---:|---:|---:|---:|"]
+    for method in methods:
+        cells = [f"{result[d][method]['mean_auroc']:.4f}" if d in result else "" for d in ("mnist", "fashion-mnist")]
+        tab = result["breast-cancer"]["rows"][method]
+        lines.append(f"| {method} | {cells[0]} | {cells[1]} | {tab['auroc']:.4f} | {tab['average_precision']:.4f} |")
+    return lines + ["", machine_line(result)]
+
+
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
-             "sample_quality": sample_quality, "representation": representation, "speed": speed}
+             "sample_quality": sample_quality, "representation": representation, "speed": speed,
+             "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
+             "app_anomaly": app_anomaly}
 
 
 def main() -> None:
