@@ -133,6 +133,39 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
     evaluate.set_defaults(handler=cmd_eval)
 
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page about a run (opens from disk, no network)",
+        description="Summary, config, loss curves, sample grids across training, reconstructions, a latent map and the "
+                    "metrics of `genlab eval` (run it first to include them), in one HTML file.")
+    report.add_argument("run", help="run directory")
+    report.add_argument("-o", "--output", help="the .html to write (default RUN/report.html)")
+    report.add_argument("--eval", dest="eval_file", help="results JSON of genlab eval (default RUN/eval.json when present)")
+    report.set_defaults(handler=cmd_report)
+
+    compare = commands.add_parser(
+        "compare", help="compare generators on one dataset: quality, diversity, reconstruction, speed, size, stability",
+        description="Runs that differ only in their seed are one recipe (mean and spread over seeds). Evaluation results "
+                    "missing from a run's eval.json are computed and stored there. Writes OUTPUT.html, .md and .json.",
+        epilog="example:\n  genlab compare runs/vae-mnist-s0 runs/vae-mnist-s1 runs/vae-mnist-s2 runs/gan-mnist-s0 "
+               "runs/gan-mnist-s1 runs/gan-mnist-s2 -o vae-vs-gan.html", formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run directories (at least two)")
+    compare.add_argument("-o", "--output", default="compare.html", help="the .html to write; .md and .json go beside it")
+    compare.add_argument("--samples", type=int, default=5000, help="generated samples per run (default 5000)")
+    compare.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    compare.add_argument("--quiet", action="store_true")
+    compare.set_defaults(handler=cmd_compare)
+
+    serve = commands.add_parser(
+        "serve", help="a local web app to explore a model: samples, latent map, sliders, your own images",
+        description="Serves one run in the browser: draw samples, click a 2-D map of the latent space, move sliders, "
+                    "interpolate, and upload or draw an image to see its reconstruction, a denoised version and its "
+                    "anomaly score. Binds to loopback unless --host says otherwise. Needs the serve extra "
+                    "(pip install 'genlab[serve]').")
+    serve.add_argument("run", help="run directory of an image model (ae, dae, vae, cvae, gan, cgan, ...)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.set_defaults(handler=cmd_serve)
+
     info = commands.add_parser("info", help="describe a run: model, data, progress, last metrics")
     info.add_argument("run", help="run directory or model folder")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -271,55 +304,55 @@ def cmd_eval(args) -> None:
                        seed=args.seed, sampler=args.sampler, components=args.components, bootstrap=args.bootstrap,
                        limit=args.limit, inception_weights=args.inception_weights, progress=not args.quiet)
     print(format_results(results))
-    if output is not None:
-        from genlab.files import write_text_atomic
+    from genlab.files import write_text_atomic
+    from genlab.report.summary import EVAL_FILE
 
-        write_text_atomic(output, json.dumps(as_json_ready(results), indent=2) + "\n")
+    text = json.dumps(as_json_ready(results), indent=2) + "\n"
+    if (Path(args.run) / "config.yaml").is_file():  # a run directory keeps its latest results for reports
+        write_text_atomic(Path(args.run) / EVAL_FILE, text)
+    if output is not None:
+        write_text_atomic(output, text)
         print(f"wrote {output}")
 
 
-def cmd_info(args) -> None:
-    from genlab.api import load
-    from genlab.runs import RunDirectory
-    from genlab.train.metrics import read_metrics
+def cmd_report(args) -> None:
+    import time
 
-    path = Path(args.run)
-    model = load(path)
-    config = model.config
-    summary = {
-        "path": str(path),
-        "model": model.model_name,
-        "class": type(model).__name__,
-        "parameters": model.num_parameters(),
-        "data_shape": list(config.data_shape),
-        "num_classes": config.num_classes,
-        "value_range": config.value_range,
-        "latent_dim": getattr(config, "latent_dim", None),
-        "arch": getattr(config, "arch", None),
-    }
-    if (path / "config.yaml").is_file():
-        run = RunDirectory.open(path)
-        tree = run.read_config()
-        records = read_metrics(run.metrics_path)
-        starts = [r for r in records if r.get("split") == "run" and r.get("event") in ("start", "resume")]
-        ends = [r for r in records if r.get("split") == "run" and r.get("event") == "end"]
-        vals = [r for r in records if r.get("split") == "val"]
-        trains = [r for r in records if r.get("split") == "train"]
-        summary.update({
-            "data": tree.get("data", {}).get("name"),
-            "seed": tree.get("seed"),
-            "epochs_planned": tree.get("train", {}).get("epochs"),
-            "epochs_done": vals[-1]["epoch"] if vals else 0,
-            "step": (trains[-1]["step"] if trains else 0),
-            "finished": bool(ends) and ends[-1]["step"] >= (trains[-1]["step"] if trains else 0),
-            "train_seconds": sum(r.get("train_seconds", 0) for r in ends),
-            "device": starts[-1].get("device") if starts else None,
-            "precision": starts[-1].get("precision") if starts else None,
-            "images_per_s": trains[-1].get("images_per_s") if trains else None,
-            "last_validation": {k: v for k, v in vals[-1].items() if k not in ("split", "step", "epoch")} if vals else {},
-            "checkpoint": run.checkpoint_path.is_file(),
-            "sample_grids": len(list(run.samples_dir.glob("*.png"))) if run.samples_dir.is_dir() else 0,
-        })
+    from genlab.report import render_report
+
+    started = time.perf_counter()
+    path = render_report(args.run, args.output, args.eval_file)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {time.perf_counter() - started:.1f} s)")
+
+
+def cmd_compare(args) -> None:
+    from genlab.report.compare import compare_runs, to_markdown
+
+    comparison = compare_runs(args.runs, args.output, samples=args.samples, seed=args.seed, progress=not args.quiet)
+    print(to_markdown(comparison))
+    output = Path(args.output)
+    print(f"wrote {output}, {output.with_suffix('.md')} and {output.with_suffix('.json')}")
+
+
+def cmd_serve(args) -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise GenlabError("genlab serve needs FastAPI and uvicorn: pip install 'genlab[serve]'") from None
+    if not 0 < args.port < 65536:
+        raise GenlabError(f"--port must be between 1 and 65535 (got {args.port})")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: listening on {args.host}: other machines that reach it can use the explorer", file=sys.stderr)
+    from genlab.serve.app import serve
+
+    serve(args.run, args.host, args.port)
+
+
+def cmd_info(args) -> None:
+    from genlab.report.summary import run_summary
+
+    summary = run_summary(args.run)
     if args.json:
         print(json.dumps(summary, indent=2))
         return

@@ -113,6 +113,11 @@ class AnomalyDetector:
         self._check_fitted()
         return self._scores(to_model_space(self.model_, np.asarray(X), "X"))
 
+    def decision_function_inputs(self, inputs: torch.Tensor) -> np.ndarray:
+        """decision_function for inputs already in the model's space (as genlab.data.model_inputs gives them)."""
+        self._check_fitted()
+        return self._scores(inputs)
+
     def score_samples(self, X) -> np.ndarray:
         """Normality per record, (N,): the negated decision_function (higher = more normal)."""
         return -self.decision_function(X)

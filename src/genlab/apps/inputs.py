@@ -117,7 +117,7 @@ def to_model_space(model, stored: np.ndarray, source: str = "input") -> torch.Te
         raise GenlabError(f"{source}: samples of shape {shown(stored.shape[1:])} do not fit this model, "
                           f"which takes {shown(expected)}")
     preprocessing = _preprocessing(model)
-    values = torch.from_numpy(stored)
+    values = torch.from_numpy(stored if stored.flags.writeable else stored.copy())
     if model.config.is_image and model.config.value_range in BOUNDS:
         if stored.dtype == np.uint8:
             return _from_unit(values.float() / 255.0, model.config.value_range)

@@ -220,12 +220,17 @@ class GAN(GenerativeModel):
         """`count` new samples (count, *data_shape); `labels` (count,) picks classes when conditional."""
         device = generator.device if generator is not None else self.device
         z = torch.randn(count, self.config.latent_dim, generator=generator, device=device).to(self.device)
-        labels = self.sample_labels(count, generator, labels)
+        return self.decode(z, self.sample_labels(count, generator, labels))
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples for given latent codes z (B, latent_dim), from the EMA generator when it samples."""
+        labels = self.sample_labels(len(z), labels=labels)
         net = self.generator_ema if self.config.sample_with_ema and self.generator_ema is not None else self.generator
         was_training = net.training
         net.eval()
         try:
-            return net(z, labels)
+            return net(z.to(self.device), labels)
         finally:
             net.train(was_training)
 

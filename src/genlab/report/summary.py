@@ -1,0 +1,71 @@
+"""What a run directory says about its run: model, data, progress, speed, last metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+EVAL_FILE = "eval.json"  # where `genlab eval RUN` keeps its latest results inside a run directory
+
+
+def run_summary(path: str | Path) -> dict:
+    """A flat description of a run (or of a bare model folder), as `genlab info` prints it."""
+    from genlab.api import load
+    from genlab.runs import RunDirectory
+    from genlab.train.metrics import read_metrics
+
+    path = Path(path)
+    model = load(path)
+    config = model.config
+    summary = {
+        "path": str(path),
+        "model": model.model_name,
+        "class": type(model).__name__,
+        "parameters": model.num_parameters(),
+        "data_shape": list(config.data_shape),
+        "num_classes": config.num_classes,
+        "value_range": config.value_range,
+        "latent_dim": getattr(config, "latent_dim", None),
+        "arch": getattr(config, "arch", None),
+    }
+    if not (path / "config.yaml").is_file():
+        return summary
+    run = RunDirectory.open(path)
+    tree = run.read_config()
+    records = read_metrics(run.metrics_path)
+    starts = [r for r in records if r.get("split") == "run" and r.get("event") in ("start", "resume")]
+    ends = [r for r in records if r.get("split") == "run" and r.get("event") == "end"]
+    vals = [r for r in records if r.get("split") == "val"]
+    trains = [r for r in records if r.get("split") == "train"]
+    speeds = [r["images_per_s"] for r in trains if isinstance(r.get("images_per_s"), (int, float))]
+    summary.update({
+        "data": tree.get("data", {}).get("name"),
+        "seed": tree.get("seed"),
+        "epochs_planned": tree.get("train", {}).get("epochs"),
+        "epochs_done": vals[-1]["epoch"] if vals else (trains[-1]["epoch"] if trains else 0),
+        "step": (trains[-1]["step"] if trains else 0),
+        "finished": bool(ends) and ends[-1]["step"] >= (trains[-1]["step"] if trains else 0),
+        "train_seconds": sum(r.get("train_seconds", 0) for r in ends),
+        "device": starts[-1].get("device") if starts else None,
+        "precision": starts[-1].get("precision") if starts else None,
+        # the median over logging windows: robust to the first, slower window
+        "images_per_s": sorted(speeds)[len(speeds) // 2] if speeds else None,
+        "last_validation": {k: v for k, v in vals[-1].items() if k not in ("split", "step", "epoch")} if vals else {},
+        "checkpoint": run.checkpoint_path.is_file(),
+        "sample_grids": len(list(run.samples_dir.glob("*.png"))) if run.samples_dir.is_dir() else 0,
+    })
+    return summary
+
+
+def read_eval(path: str | Path) -> dict | None:
+    """The results `genlab eval` stored in a run directory (or a given JSON file), if any."""
+    path = Path(path)
+    file = path / EVAL_FILE if path.is_dir() else path
+    if not file.is_file():
+        return None
+    from genlab.errors import GenlabError
+
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError:
+        raise GenlabError(f"{file} is not valid JSON; run genlab eval again") from None
