@@ -188,3 +188,14 @@ def test_eval_adds_the_inception_space_when_given_weights(digits_runs, cli, monk
     assert len(results["protocol"]["inception"]["sha256"]) == 64
     code, _, err = cli("eval", runs["vae"], "--metrics", "likelihood", "--inception-weights", weights, "--quiet")
     assert code == 2 and "include it in --metrics" in err
+
+
+def test_default_groups_skip_diversity_without_a_reference_classifier(digits_runs, cli, tmp_path, monkeypatch):
+    _, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "empty-cache"))  # no classifier for digits here
+    code, out, err = cli("eval", runs["ae"], "--samples", "100", "--bootstrap", "0", "--quiet", "-o", tmp_path / "a.json")
+    assert code == 0, err
+    assert "skipped diversity" in out and "diversity" not in json.loads((tmp_path / "a.json").read_text())["metrics"]
+    assert (runs["ae"] / "eval.json").is_file()  # the run keeps its latest results for reports
+    code, _, err = cli("eval", runs["ae"], "--metrics", "diversity", "--quiet", "-o", tmp_path / "b.json")
+    assert code == 2 and "reference classifier" in err and not (tmp_path / "b.json").exists()

@@ -92,6 +92,13 @@ def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | N
         inception = load_inception(inception_weights)
     data_config = run_data_config(run, model) if data is None else data
     data_name = data_config if isinstance(data_config, str) else data_config.name
+    skipped = {}
+    if "diversity" in chosen and FeatureSpace.for_model(model, data_name).classifier is None:
+        reason = f"no reference classifier for {data_name} (genlab eval --prepare-features {data_name} trains one)"
+        if metrics:  # asked for by name: say so before any long computation
+            raise GenlabError(f"diversity needs the dataset's reference classifier: {reason}")
+        chosen.remove("diversity")
+        skipped["diversity"] = reason
     x, y = model_inputs(model, data_config, split, limit)
 
     results: dict = {}
@@ -146,6 +153,8 @@ def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | N
         if "diversity" in chosen:
             timed("diversity", lambda: _diversity(space, x, generated))
     protocol["seconds"] = timings
+    if skipped:
+        protocol["skipped"] = skipped
     return {"metrics": results, "protocol": protocol}
 
 
@@ -291,6 +300,8 @@ def format_results(results: dict) -> str:
     if "likelihood" in protocol:
         lines.append(f"  likelihood: k={protocol['likelihood']['k']}, {protocol['likelihood']['inputs']}")
     lines.append(f"  seconds: {', '.join(f'{k} {v}' for k, v in protocol['seconds'].items())}")
+    for group, reason in protocol.get("skipped", {}).items():
+        lines.append(f"  skipped {group}: {reason}")
     return "\n".join(lines)
 
 
