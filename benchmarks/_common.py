@@ -57,3 +57,17 @@ def write_result(name: str, payload: dict) -> Path:
     scratch.replace(path)
     print(f"wrote {path}")
     return path
+
+
+def trained_run(run: Path, model: str, data: str, overrides: dict, seed: int = 0) -> Path:
+    """`run` trained with these settings; a finished model already there is reused, an unfinished run redone."""
+    import shutil
+
+    import genlab
+
+    if not (run / "model" / "model.safetensors").is_file():
+        if run.exists():
+            shutil.rmtree(run)
+        genlab.train(model, data, run_dir=run, config={"seed": seed},
+                     overrides={"train.tensorboard": False, **overrides}, progress=False)
+    return run

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, mirror_for, write_result
+from _common import machine, mirror_for, trained_run, write_result
 from PIL import Image
 
 import genlab
@@ -68,12 +68,8 @@ def pillow_curve(images: np.ndarray, codec: str) -> list[dict]:
 
 
 def train_codec(name: str, dataset: str, folder: Path, epochs: int):
-    run = folder / f"{dataset}-{name}-{epochs}ep"
-    if not (run / "model" / "model.safetensors").is_file():
-        overrides = {f"model.{k}": v for k, v in CODECS[name].items()}
-        overrides.update({"train.epochs": epochs, "train.scheduler": "cosine", "train.tensorboard": False})
-        genlab.train("ae", dataset, run_dir=run, overrides=overrides, progress=False)
-    return genlab.load(run)
+    overrides = {**{f"model.{k}": v for k, v in CODECS[name].items()}, "train.epochs": epochs, "train.scheduler": "cosine"}
+    return genlab.load(trained_run(folder / f"{dataset}-{name}-{epochs}ep", "ae", dataset, overrides))
 
 
 def genlab_curve(model, images: np.ndarray) -> list[dict]:

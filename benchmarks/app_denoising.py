@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, mirror_for, write_result
+from _common import machine, mirror_for, trained_run, write_result
 from scipy.ndimage import median_filter
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
@@ -94,11 +94,10 @@ def main() -> None:
                     started = time.perf_counter()
                     rows[method] = {**scores(test, classical(method, noisy_test, tuned)), "parameter": tuned,
                                     "seconds": round(time.perf_counter() - started, 1)}
-                run = (args.runs or Path(scratch)) / f"{dataset}-dae-{kind}-{level}-{args.epochs}ep"
-                if not (run / "model" / "model.safetensors").is_file():
-                    overrides = {**{f"model.{k}": v for k, v in DAE.items()}, "model.noise": kind, "model.noise_level": level,
-                                 "train.epochs": args.epochs, "train.scheduler": "cosine", "train.tensorboard": False}
-                    genlab.train("dae", dataset, run_dir=run, overrides=overrides, progress=False)
+                overrides = {**{f"model.{k}": v for k, v in DAE.items()}, "model.noise": kind, "model.noise_level": level,
+                             "train.epochs": args.epochs, "train.scheduler": "cosine"}
+                run = trained_run((args.runs or Path(scratch)) / f"{dataset}-dae-{kind}-{level}-{args.epochs}ep", "dae",
+                                  dataset, overrides)
                 started = time.perf_counter()
                 cleaned = denoise(genlab.load(run), torch.from_numpy(noisy_test)).numpy()
                 rows["genlab dae"] = {**scores(test, cleaned), "seconds": round(time.perf_counter() - started, 1)}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, mirror_for, write_result
+from _common import machine, mirror_for, trained_run, write_result
 from skimage.restoration import inpaint_biharmonic
 
 import genlab
@@ -84,11 +84,10 @@ def main() -> None:
             models = {}
             for name in args.models:
                 model_name, settings = MODELS[name]
-                run = (args.runs or Path(scratch)) / f"{dataset}-{name}-{args.epochs}ep"
-                if not (run / "model" / "model.safetensors").is_file():
-                    overrides = {**{f"model.{k}": v for k, v in settings.items()}, "train.epochs": args.epochs,
-                                 "train.scheduler": "cosine", "train.tensorboard": False}
-                    genlab.train(model_name, dataset, run_dir=run, overrides=overrides, progress=False)
+                overrides = {**{f"model.{k}": v for k, v in settings.items()}, "train.epochs": args.epochs,
+                             "train.scheduler": "cosine"}
+                run = trained_run((args.runs or Path(scratch)) / f"{dataset}-{name}-{args.epochs}ep", model_name, dataset,
+                                  overrides)
                 models[name] = genlab.load(run)
             results[dataset] = {}
             for hole in HOLES:

@@ -26,18 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
-from _common import mirror_for  # noqa: E402
+from _common import mirror_for, trained_run  # noqa: E402
 
-import genlab  # noqa: E402
 from genlab.data import ensure_named_dataset, get_named_dataset  # noqa: E402
-
-
-def trained(run: Path, model: str, data: str, seed: int, overrides: dict) -> Path:
-    if not (run / "model" / "model.safetensors").is_file():
-        if run.exists():
-            shutil.rmtree(run)
-        genlab.train(model, data, run_dir=run, config={"seed": seed}, overrides=overrides, progress=False)
-    return run
 
 
 def screenshot(run: Path, output: Path) -> None:
@@ -93,11 +84,10 @@ def main() -> None:
     if load_reference_classifier(args.data) is None:
         train_reference_classifier(args.data, progress=False)
     runs = HERE / "runs"
-    quiet = {"train.tensorboard": False}
-    vaes = [trained(runs / f"vae-{args.data}-{s}", "vae", args.data, s, {**quiet, "train.epochs": args.epochs})
+    vaes = [trained_run(runs / f"vae-{args.data}-{s}", "vae", args.data, {"train.epochs": args.epochs}, seed=s)
             for s in args.seeds]
-    gans = [trained(runs / f"gan-{args.data}-{s}", "gan", args.data, s,
-                    {**quiet, "train.epochs": 10_000, "train.max_minutes": args.gan_minutes}) for s in args.seeds]
+    gans = [trained_run(runs / f"gan-{args.data}-{s}", "gan", args.data,
+                        {"train.epochs": 10_000, "train.max_minutes": args.gan_minutes}, seed=s) for s in args.seeds]
 
     from genlab.eval.runner import as_json_ready, evaluate
     from genlab.files import write_text_atomic

@@ -508,12 +508,9 @@ def _save_array(output: Path, array: np.ndarray) -> None:
 
 
 def _output_path(text: str, suffixes: tuple[str, ...]) -> Path:
-    path = Path(text)
-    if path.suffix.lower() not in suffixes:
-        raise GenlabError(f"output '{text}' must end in {', '.join(suffixes)}")
-    if path.parent != Path("") and not path.parent.is_dir():
-        raise GenlabError(f"output folder '{path.parent}' does not exist")
-    return path
+    from genlab.files import check_output_path
+
+    return check_output_path(text, suffixes)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -63,3 +63,15 @@ def file_sha256(path: str | os.PathLike) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_output_path(text: str | os.PathLike, suffixes: Sequence[str]) -> Path:
+    """Refuse an output path before any work: a suffix not in `suffixes` ("" = a folder) or a missing parent."""
+    from genlab.errors import GenlabError
+
+    path = Path(text)
+    if path.suffix.lower() not in suffixes:
+        raise GenlabError(f"output '{text}' must end in {', '.join(s or '(a folder)' for s in suffixes)}")
+    if path.parent != Path("") and not path.parent.is_dir():
+        raise GenlabError(f"output folder '{path.parent}' does not exist")
+    return path

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from genlab.errors import GenlabError
+from genlab.files import check_output_path
 
 INPUTS_HELP = "image files, folders of images, or .npy/.npz/.csv arrays (one sample per row)"
 OUTPUT_HELP = "a folder (one PNG per input), a .png (one input), or .npy/.csv (values in data units)"
@@ -115,9 +116,9 @@ def cmd_compress(args) -> None:
 
 def cmd_decompress(args) -> None:
     from genlab.apps.compress import decompress, unpack
-    from genlab.apps.inputs import check_output, write_outputs
+    from genlab.apps.inputs import write_outputs
 
-    check_output(args.output, ("", ".npy"))
+    check_output_path(args.output, ("", ".npy"))
     path = Path(args.file)
     if not path.is_file():
         raise GenlabError(f"{path}: no such file")
@@ -137,9 +138,9 @@ def cmd_decompress(args) -> None:
 
 def cmd_denoise(args) -> None:
     from genlab.apps.denoise import denoise
-    from genlab.apps.inputs import check_output, read_samples, to_model_space, write_outputs
+    from genlab.apps.inputs import read_samples, to_model_space, write_outputs
 
-    check_output(args.output, ("", ".png", ".npy", ".csv"))
+    check_output_path(args.output, ("", ".png", ".npy", ".csv"))
     model = _load(args.run)
     stored, names = read_samples(args.inputs, _channels(model))
     cleaned = denoise(model, to_model_space(model, stored))
@@ -149,15 +150,9 @@ def cmd_denoise(args) -> None:
 
 def cmd_inpaint(args) -> None:
     from genlab.apps.inpaint import inpaint
-    from genlab.apps.inputs import (
-        check_output,
-        read_mask,
-        read_samples,
-        to_model_space,
-        write_outputs,
-    )
+    from genlab.apps.inputs import read_mask, read_samples, to_model_space, write_outputs
 
-    check_output(args.output, ("", ".png", ".npy", ".csv"))
+    check_output_path(args.output, ("", ".png", ".npy", ".csv"))
     model = _load(args.run)
     stored, names = read_samples(args.inputs, _channels(model))
     x = to_model_space(model, stored)
@@ -199,10 +194,10 @@ def cmd_detect_fit(args) -> None:
 
 def cmd_detect_score(args) -> None:
     from genlab.apps.anomaly import AnomalyDetector
-    from genlab.apps.inputs import check_output, read_samples
+    from genlab.apps.inputs import read_samples
     from genlab.files import atomic_path
 
-    output = check_output(args.output, (".csv",))
+    output = check_output_path(args.output, (".csv",))
     detector = AnomalyDetector.load(args.run)
     stored, names = read_samples(args.inputs, _channels(detector.model_))
     scores = detector.decision_function(stored)
@@ -221,11 +216,10 @@ def cmd_detect_score(args) -> None:
 
 def cmd_latent(args) -> None:
     from genlab.apps import latent
-    from genlab.apps.inputs import check_output
     from genlab.data.model_inputs import model_inputs, run_data_config
     from genlab.models.latent import LatentModel
 
-    output = check_output(args.output, (".png",))
+    output = check_output_path(args.output, (".png",))
     if args.steps < 2 or args.count < 2:
         raise GenlabError("--steps and --count must be at least 2")
     model = _load(args.run)

@@ -176,16 +176,6 @@ def save_png(image: np.ndarray, path: Path) -> Path:
     return path
 
 
-def check_output(text: str | Path, allowed: Sequence[str]) -> Path:
-    """Refuse an output path before any work: wrong suffix or missing parent folder."""
-    path = Path(text)
-    if path.suffix.lower() not in allowed:
-        raise GenlabError(f"output '{text}' must be {' or '.join(s or 'a folder' for s in allowed)}")
-    if path.parent != Path("") and not path.parent.is_dir():
-        raise GenlabError(f"output folder '{path.parent}' does not exist")
-    return path
-
-
 def _preprocessing(model) -> Preprocessing:
     if not model.config.preprocessing:
         return Preprocessing(model.config.value_range, [1.0], [0.0])

@@ -26,7 +26,7 @@ import statistics
 from pathlib import Path
 
 from genlab.errors import GenlabError
-from genlab.files import write_text_atomic
+from genlab.files import check_output_path, write_text_atomic
 
 QUALITY = ("fid", "kid", "precision", "recall", "density", "coverage")
 LOWER_IS_BETTER = {"fid", "kid"}
@@ -36,10 +36,7 @@ def compare_runs(runs: list[str | Path], output: str | Path = "compare.html", *,
                  progress: bool = True) -> dict:
     """Evaluate and compare `runs`; write OUTPUT (.html) with .md and .json beside it; return the comparison."""
     output = Path(output)
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise GenlabError(f"output '{output}' must end in .html (the .md and .json are written beside it)")
-    if output.parent != Path("") and not output.parent.is_dir():
-        raise GenlabError(f"output folder '{output.parent}' does not exist")
+    check_output_path(output, (".html", ".htm"))
     if len(runs) < 2:
         raise GenlabError("compare needs at least two runs")
     from genlab.runs import RunDirectory

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from genlab.errors import GenlabError
-from genlab.files import write_text_atomic
+from genlab.files import check_output_path, write_text_atomic
 
 MAX_GRIDS = 6  # sample grids shown across training
 MAP_POINTS = 2000
@@ -38,10 +38,7 @@ def render_report(run: str | Path, output: str | Path | None = None, eval_file: 
 
     directory = RunDirectory.open(run)
     output = Path(output) if output is not None else directory.root / "report.html"
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise GenlabError(f"output '{output}' must end in .html")
-    if output.parent != Path("") and not output.parent.is_dir():
-        raise GenlabError(f"output folder '{output.parent}' does not exist")
+    check_output_path(output, (".html", ".htm"))
     summary = run_summary(directory.root)
     evaluation = read_eval(eval_file if eval_file is not None else directory.root)
     if eval_file is not None and evaluation is None:
