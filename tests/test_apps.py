@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 import genlab
 from genlab.apps import AnomalyDetector, Embedder, compress, decompress, denoise, inpaint
-from genlab.apps.compress import model_sha256, unpack
+from genlab.apps.compress import model_sha256
 from genlab.apps.latent import grid_codes, interpolation_codes, traversal_codes
 from genlab.data.corruption import corrupt
 from genlab.errors import GenlabError
@@ -59,14 +59,50 @@ def test_compression_round_trip_and_rate_distortion(runs, digits_test):
 
 
 def test_container_follows_the_documented_layout(runs, digits_test):
+    """Every field read at the offset the module's docstring gives, not through unpack()."""
+    import lzma
+
     model, (x, _) = genlab.load(runs / "ae"), digits_test
     blob = compress(model, x[:37], 0.25, model_hint="somewhere")
     assert blob[:4] == b"GLZC" and blob[4] == 1 and blob[5] in (1, 2)
     assert blob[6:38].hex() == model_sha256(model)
-    count, dims, step = struct.unpack_from("<IHf", blob, 38)
-    assert (count, dims, step) == (37, 8, 0.25)
+    count, dims, step, width, rank = struct.unpack_from("<IHfBB", blob, 38)
+    assert (count, dims, step, width, rank) == (37, 8, 0.25, 1, 3)
+    assert struct.unpack_from("<3H", blob, 50) == (1, 8, 8)
+    (hint_length,) = struct.unpack_from("<H", blob, 56)
+    assert blob[58 : 58 + hint_length] == b"somewhere"
+    (payload_length,) = struct.unpack_from("<I", blob, 58 + hint_length)
+    payload = blob[62 + hint_length : 62 + hint_length + payload_length]
+    assert 62 + hint_length + payload_length == len(blob) - 4
     assert struct.unpack("<I", blob[-4:])[0] == zlib.crc32(blob[:-4])
-    assert unpack(blob).model_hint == "somewhere" and unpack(blob).sample_shape == (1, 8, 8)
+    raw = zlib.decompress(payload) if blob[5] == 1 else lzma.decompress(
+        payload, format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2}])
+    codes = np.frombuffer(raw, dtype="<i1").reshape(8, 37).T  # dimension-major int8
+    mean, std = model.code_mean, model.code_var.sqrt()
+    expected = torch.round((model.encode(x[:37]) - mean) / std / 0.25).to(torch.int64).numpy()
+    assert np.array_equal(codes, expected)
+
+
+def with_crc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_crafted_headers_with_a_valid_checksum_are_refused(runs, digits_test):
+    model, (x, _) = genlab.load(runs / "ae"), digits_test
+    body = bytearray(compress(model, x[:5], 0.25)[:-4])
+    for offset, value in ((5, 7), (48, 3), (49, 255)):  # coder, value width, rank
+        crafted = bytearray(body)
+        crafted[offset] = value
+        with pytest.raises(GenlabError):
+            decompress(model, with_crc(bytes(crafted)))
+    bomb = bytearray(body)
+    struct.pack_into("<I", bomb, 38, 1)  # announces one image: the payload inflates to far more
+    with pytest.raises(GenlabError, match="does not hold"):
+        decompress(model, with_crc(bytes(bomb)))
+    with pytest.raises(GenlabError, match="end where"):
+        decompress(model, with_crc(bytes(body) + b"extra"))
+    with pytest.raises(GenlabError, match="step"):
+        compress(model, x[:5], float("inf"))
 
 
 def test_damaged_files_and_wrong_models_are_refused(runs, digits_test):
@@ -95,11 +131,17 @@ def test_compress_cli_writes_pngs_and_refuses_bad_input(runs, digits_test, tmp_p
     code, _, _ = cli("decompress", packed, "-o", tmp_path / "out")
     assert code == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p_00000.png", "p_00001.png", "p_00002.png"]
     assert np.asarray(Image.open(tmp_path / "out" / "p_00000.png")).shape == (8, 8)
-    packed.write_bytes(packed.read_bytes()[:-1] + b"\x00")
+    damaged = bytearray(packed.read_bytes())
+    damaged[-1] ^= 0xFF
+    packed.write_bytes(bytes(damaged))
     code, _, err = cli("decompress", packed, "-o", tmp_path / "again")
     assert code == 2 and "damaged" in err and not (tmp_path / "again").exists()
     code, _, err = cli("compress", runs / "vae", tmp_path / "missing.png", "-o", tmp_path / "x.glz")
     assert code == 2 and "no such file" in err and not (tmp_path / "x.glz").exists()
+    (tmp_path / "other").mkdir()
+    Image.open(images / "p0.png").save(tmp_path / "other" / "p0.png")
+    code, _, err = cli("denoise", runs / "dae", images, tmp_path / "other", "-o", tmp_path / "clean")
+    assert code == 2 and "both named 'p0'" in err and not (tmp_path / "clean").exists()
 
 
 # ---- denoising and inpainting -----------------------------------------------------------------
@@ -132,6 +174,10 @@ def test_inpaint_cli_mask_checks(runs, digits_test, tmp_path, cli):
     assert code == 0
     filled, original = np.load(tmp_path / "f.npy"), np.load(tmp_path / "x.npy")
     assert filled.shape == (4, 1, 8, 8) and np.allclose(filled[..., mask == 0], original[..., mask == 0], atol=1e-4)
+    np.save(tmp_path / "mask.npy", (mask > 0).astype(np.uint8))  # a plain (H, W) array is one mask too
+    code, _, err = cli("inpaint", runs / "ae", tmp_path / "x.npy", "--mask", tmp_path / "mask.npy", "-o", tmp_path / "h.npy")
+    assert code == 0, err
+    assert np.allclose(np.load(tmp_path / "h.npy")[..., mask == 0], original[..., mask == 0], atol=1e-4)
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "small.png")
     code, _, err = cli("inpaint", runs / "ae", tmp_path / "x.npy", "--mask", tmp_path / "small.png", "-o", tmp_path / "g.npy")
     assert code == 2 and "mask" in err and not (tmp_path / "g.npy").exists()
@@ -151,6 +197,7 @@ def test_detector_conventions_and_one_class_auroc():
     assert roc_auc_score(is_anomaly, scores) > 0.95
     assert np.array_equal(detector.score_samples(held_out), -scores)
     assert np.array_equal(detector.predict(held_out), (scores > detector.threshold_).astype(int))
+    assert detector.threshold_ == pytest.approx(np.quantile(detector.decision_scores_, 0.9))
     assert abs(detector.labels_.mean() - 0.1) < 0.03  # the contamination share of the training data is flagged
     assert np.allclose(detector.decision_function(held_out), scores)  # scores are reproducible
 
@@ -172,8 +219,8 @@ def test_detector_refuses_what_it_cannot_do():
         AnomalyDetector().decision_function(np.zeros((3, 4)))
     with pytest.raises(GenlabError, match="contamination"):
         AnomalyDetector(contamination=0.7).fit(np.zeros((10, 4)))
-    with pytest.raises(GenlabError, match="needs a VAE"):
-        AnomalyDetector(model="ae", score="nll", epochs=1).fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(GenlabError, match="needs a VAE"):  # refused before any training
+        AnomalyDetector(model="ae", score="nll", epochs=10_000).fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 
 def test_detect_cli_fits_saves_and_scores_rows(tmp_path, cli):

@@ -100,13 +100,15 @@ def test_conditional_gan_samples_a_class_and_has_no_encoder(runs):
     assert refused.status_code == 400 and "no encoder" in refused.json()["error"]
 
 
-def test_serve_refuses_a_vector_model(tmp_path, cli):
+def test_serve_refuses_a_vector_model_and_a_bad_port(tmp_path, cli, runs):
+    from genlab.errors import GenlabError
+
     np.save(tmp_path / "v.npy", np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32))
     genlab.train("ae", str(tmp_path / "v.npy"), epochs=1, run_dir=tmp_path / "run", overrides=QUICK, progress=False)
-    code, _, err = cli("serve", tmp_path / "run", "--port", "0")
-    assert code == 2
-    code, _, err = cli("serve", tmp_path / "run", "--port", "8765")
-    assert code == 2 and "vectors" in err
+    with pytest.raises(GenlabError, match="vectors"):  # refused before any server starts
+        create_app(tmp_path / "run")
+    code, _, err = cli("serve", runs / "vae", "--port", "70000")
+    assert code == 2 and "--port" in err
 
 
 # ---- the page in a real browser ----------------------------------------------------------

@@ -32,7 +32,7 @@ class GaussianMixtureSampler:
         """Encode `inputs` (preprocessed like the training data) and fit the mixture to the codes."""
         from sklearn.mixture import GaussianMixture
 
-        codes = torch.cat([model.encode(batch) for batch in inputs.split(batch_size)]).double().cpu().numpy()
+        codes = torch.cat([model.encode(batch.to(model.device)).double().cpu() for batch in inputs.split(batch_size)]).numpy()
         if len(codes) < self.components:
             raise GenlabError(f"{len(codes)} codes are too few for {self.components} mixture components")
         mixture = GaussianMixture(self.components, covariance_type="full", random_state=self.seed, reg_covar=1e-5)

@@ -15,6 +15,9 @@ Scores (`score=`):
 - `latent`: the negative log-density of the code under a Gaussian mixture fitted to
   the training codes;
 - `auto`: `nll` for a VAE, `reconstruction` otherwise.
+
+The ELBO and NLL are Monte-Carlo estimates: with the detector's seed the same X gets the
+same scores, and `draws` and `k` set how much a record's score varies with the draws.
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ class AnomalyDetector:
     @torch.no_grad()
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
         # the ELBO and NLL draw codes: a fixed seed gives the same records the same scores every time
-        with torch.random.fork_rng(devices=[]):
+        device = self.model_.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self.random_state)
             return self._draw_scores(inputs)
 
@@ -198,6 +202,8 @@ class AnomalyDetector:
             raise GenlabError(f"score must be one of {', '.join(SCORES)} (got {self.score!r})")
         if not 0.0 < self.contamination < 0.5:
             raise GenlabError(f"contamination must be in (0, 0.5) (got {self.contamination})")
+        if self.score in ("elbo", "nll") and self.model != "vae":
+            raise GenlabError(f"score {self.score} needs a VAE; a {self.model} offers reconstruction or latent")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

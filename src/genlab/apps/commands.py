@@ -226,11 +226,11 @@ def cmd_latent(args) -> None:
     if not isinstance(model, LatentModel) or model.conditional:
         raise GenlabError(f"a {model.model_name} model has no code space to map; use an autoencoder or VAE")
     data = args.data or run_data_config(Path(args.run), model)
-    x, y = model_inputs(model, data, args.split, limit=None if args.plot != "scatter" else args.count)
+    x, y = model_inputs(model, data, args.split, limit=args.count if args.plot == "scatter" else MAX_CODES)
     if args.plot == "scatter":
         latent.scatter_plot(model, x, y, output, method=args.method)
     else:
-        codes = latent.encode_all(model, x[:5000])
+        codes = latent.encode_all(model, x)
         if args.plot == "grid":
             chosen, columns = latent.grid_codes(model, codes, steps=args.steps), args.steps
         elif args.plot == "interpolate":
@@ -246,6 +246,9 @@ def cmd_latent(args) -> None:
 
 
 # ---- helpers -----------------------------------------------------------------------------
+
+
+MAX_CODES = 5000  # codes encoded for grids, interpolations and traversals
 
 
 def _load(path: str):

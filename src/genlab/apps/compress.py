@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import lzma
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ MAGIC = b"GLZC"
 VERSION = 1
 ZLIB, LZMA = 1, 2
 LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+HEADER_BYTES = 50  # magic to rank, inclusive
 CODE_BATCH = 1000
 
 
@@ -79,8 +81,8 @@ def code_statistics(model) -> tuple[torch.Tensor, torch.Tensor]:
 def quantise(model, x: torch.Tensor, step: float) -> np.ndarray:
     """Model inputs (N, ...) -> integer codes (N, D)."""
     check_compressible(model)
-    if not step > 0:
-        raise GenlabError(f"step must be positive (got {step}); smaller steps give larger, better files")
+    if not (math.isfinite(step) and 0 < step < 1e30):
+        raise GenlabError(f"step must be a positive number (got {step}); smaller steps give larger, better files")
     mean, std = code_statistics(model)
     codes = torch.cat([model.encode(x[i : i + CODE_BATCH].to(model.device)).float().cpu()
                        for i in range(0, len(x), CODE_BATCH)])
@@ -136,31 +138,49 @@ def pack(quantised: np.ndarray, step: float, sample_shape: tuple[int, ...], sha2
 def unpack(blob: bytes) -> Compressed:
     if len(blob) < 4 or blob[:4] != MAGIC:
         raise GenlabError("not a genlab compressed file (its first bytes are not GLZC)")
-    if len(blob) < 54:
+    if len(blob) < HEADER_BYTES + 4:
         raise GenlabError("the compressed file is truncated")
     body, (crc,) = blob[:-4], struct.unpack("<I", blob[-4:])
     if zlib.crc32(body) != crc:
         raise GenlabError("the compressed file is damaged (checksum mismatch); nothing was decoded")
-    version, coder, sha, count, dims, step, width, rank = struct.unpack_from("<BB32sIHfBB", blob, 4)
+    try:
+        return _parse(body)
+    except (struct.error, ValueError, IndexError) as error:  # a header that passed the CRC but does not add up
+        raise GenlabError(f"the compressed file's header is inconsistent ({error}); nothing was decoded") from None
+
+
+def _parse(body: bytes) -> Compressed:
+    version, coder, sha, count, dims, step, width, rank = struct.unpack_from("<BB32sIHfBB", body, 4)
     if version != VERSION:
         raise GenlabError(f"compressed file format version {version} is not supported (this genlab reads {VERSION})")
-    offset = 50
-    shape = struct.unpack_from(f"<{rank}H", blob, offset)
+    if coder not in (ZLIB, LZMA) or width not in (1, 2) or not (math.isfinite(step) and step > 0):
+        raise GenlabError("the compressed file's header names an unknown coder, value width or step")
+    offset = HEADER_BYTES
+    shape = struct.unpack_from(f"<{rank}H", body, offset)
     offset += 2 * rank
-    (hint_length,) = struct.unpack_from("<H", blob, offset)
-    hint = blob[offset + 2 : offset + 2 + hint_length].decode("utf-8", errors="replace")
+    (hint_length,) = struct.unpack_from("<H", body, offset)
+    hint = body[offset + 2 : offset + 2 + hint_length].decode("utf-8", errors="replace")
     offset += 2 + hint_length
-    (payload_length,) = struct.unpack_from("<I", blob, offset)
-    payload = blob[offset + 4 : offset + 4 + payload_length]
-    try:
-        raw = zlib.decompress(payload) if coder == ZLIB else lzma.decompress(payload, format=lzma.FORMAT_RAW,
-                                                                              filters=LZMA_FILTERS)
-    except (zlib.error, lzma.LZMAError) as error:
-        raise GenlabError(f"the compressed payload cannot be decoded ({error})") from None
-    if len(raw) != count * dims * width:
+    (payload_length,) = struct.unpack_from("<I", body, offset)
+    if offset + 4 + payload_length != len(body):
+        raise GenlabError("the compressed file's payload does not end where its header says")
+    payload = body[offset + 4 :]
+    expected = count * dims * width
+    raw = _decode_payload(payload, coder, expected)
+    if len(raw) != expected:
         raise GenlabError("the compressed file's payload does not hold the codes its header announces")
     quantised = np.frombuffer(raw, dtype="<i1" if width == 1 else "<i2").reshape(dims, count).T.astype(np.int64)
     return Compressed(sha.hex(), float(step), tuple(shape), quantised, hint)
+
+
+def _decode_payload(payload: bytes, coder: int, expected: int) -> bytes:
+    """Inflate at most `expected` + 1 bytes, so a crafted file cannot make us allocate more than it announced."""
+    try:
+        if coder == ZLIB:
+            return zlib.decompressobj().decompress(payload, expected + 1)
+        return lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=LZMA_FILTERS).decompress(payload, max_length=expected + 1)
+    except (zlib.error, lzma.LZMAError) as error:
+        raise GenlabError(f"the compressed payload cannot be decoded ({error})") from None
 
 
 def check_compressible(model) -> None:

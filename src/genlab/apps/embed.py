@@ -61,7 +61,8 @@ class Embedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         inputs = to_model_space(self.model_, X.astype(np.float32), "X")
-        codes = torch.cat([self.model_.encode(inputs[i : i + BATCH]).float() for i in range(0, len(inputs), BATCH)])
+        device = self.model_.device  # trained where genlab.train put it (a GPU when there is one)
+        codes = torch.cat([self.model_.encode(inputs[i : i + BATCH].to(device)).float().cpu() for i in range(0, len(inputs), BATCH)])
         return codes.numpy().astype(X.dtype)
 
     def __sklearn_tags__(self):

@@ -32,13 +32,14 @@ def inpaint(model, x: torch.Tensor, missing: torch.Tensor, *, steps: int = 300, 
     if prior_weight is None:
         prior_weight = 0.01 if isinstance(model, VAE) else 0.0
     model.eval()
+    flags = [p.requires_grad for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)
     try:
         filled = [_inpaint_batch(model, x[i : i + BATCH], missing[i : i + BATCH], steps, lr, prior_weight) for i in range(0, len(x), BATCH)]
     finally:
-        for p in model.parameters():
-            p.requires_grad_(True)
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
     return torch.cat(filled)
 
 

@@ -74,7 +74,7 @@ def read_image(path: Path, channels: int | None = None) -> np.ndarray:
             grey = picture.mode in ("1", "L", "LA", "I", "I;16", "F")
             mode = "L" if (channels == 1 or (channels is None and grey)) else "RGB"
             array = np.asarray(picture.convert(mode))
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         raise GenlabError(f"{path}: not a readable image ({error})") from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1).copy()
 
@@ -93,6 +93,8 @@ def read_mask(path: str | Path, shape: tuple[int, ...], count: int) -> torch.Ten
     elif path.suffix.lower() in (".npy", ".npz", ".csv"):
         values = read_array_file(path).x_train.astype(np.float32)
         values = values / 255.0 if values.max() > 1 else values
+        if len(shape) == 3 and values.shape == tuple(shape[-2:]):
+            values = values[None]  # one (H, W) mask, read as H rows of W values
     else:
         raise GenlabError(f"mask {path}: use an image or a .npy/.csv array of 0 (known) and 1 (missing)")
     mask = torch.from_numpy(values) > 0.5
@@ -162,6 +164,9 @@ def write_outputs(output: str | Path, model, x: torch.Tensor, names: Sequence[st
         return [save_png(to_pixels(model, x)[0], output)]
     if suffix:
         raise GenlabError(f"output '{output}' must be a folder, a .png file, or .npy/.csv")
+    repeated = sorted({name for name in names if list(names).count(name) > 1})
+    if repeated:
+        raise GenlabError(f"two inputs are both named '{repeated[0]}'; rename one, or write a .npy array instead of a folder")
     output.mkdir(parents=True, exist_ok=True)
     return [save_png(image, output / f"{name}.png") for image, name in zip(to_pixels(model, x), names)]
 

@@ -29,6 +29,9 @@ from genlab.errors import GenlabError
 from genlab.files import check_output_path, write_text_atomic
 
 QUALITY = ("fid", "kid", "precision", "recall", "density", "coverage")
+# settings that change how a run is watched or where it runs, not what it learns
+NOT_RECIPE = {"train.progress", "train.tensorboard", "train.device", "train.log_every", "train.checkpoint_every",
+              "train.preview_samples", "train.compile", "data.root"}
 LOWER_IS_BETTER = {"fid", "kid"}
 
 
@@ -92,7 +95,7 @@ def _describe(run: Path, samples: int, seed: int, progress: bool) -> dict:
     config = directory.read_config()
     return {
         "run": str(run), "model": summary["model"], "data": summary.get("data"), "seed": config.get("seed"),
-        "recipe": json.dumps({k: v for k, v in config.items() if k not in ("seed",)}, sort_keys=True, default=str),
+        "recipe": recipe_key(config),
         "model_settings": config.get("model", {}), "parameters": summary["parameters"],
         "finished": summary.get("finished"), "train_seconds": summary.get("train_seconds"),
         "train_images_per_s": summary.get("images_per_s"),
@@ -103,6 +106,14 @@ def _describe(run: Path, samples: int, seed: int, progress: bool) -> dict:
         "psnr": metrics.get("reconstruction", {}).get("psnr"), "ssim": metrics.get("reconstruction", {}).get("ssim"),
         "collapsed": collapsed,
     }
+
+
+def recipe_key(config: dict) -> str:
+    """The settings that define what a run learns: its config less the seed and the bookkeeping."""
+    kept = {section: ({k: v for k, v in values.items() if f"{section}.{k}" not in NOT_RECIPE}
+                      if isinstance(values, dict) else values)
+            for section, values in config.items() if section != "seed"}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def _recipes(entries: list[dict]) -> list[dict]:

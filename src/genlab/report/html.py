@@ -64,7 +64,8 @@ def _summary_section(summary: dict) -> str:
     if summary.get("latent_dim"):
         rows.append(("code", f"{summary['latent_dim']} dimensions, {summary.get('arch')} networks"))
     rows += [("training", f"{summary.get('epochs_done')} of {summary.get('epochs_planned')} epochs, {summary.get('step'):,} steps, "
-                          f"{'finished' if summary.get('finished') else 'not finished'}"),
+                          f"{'finished' if summary.get('finished') else 'not finished'}"
+                          + (f" ({summary['stopped']})" if summary.get("stopped") else "")),
              ("training time", f"{summary.get('train_seconds', 0):.1f} s on {summary.get('device')} ({summary.get('precision')})"),
              ("throughput", f"{summary['images_per_s']:,.0f} images/s (median over logging windows)"
               if summary.get("images_per_s") else "-"),
@@ -88,8 +89,8 @@ def _curves_section(directory) -> str:
 def _samples_section(directory) -> str:
     if not directory.samples_dir.is_dir():
         return ""
-    samples = sorted(directory.samples_dir.glob("epoch_*_samples.png"))
-    reconstructions = sorted(directory.samples_dir.glob("epoch_*_reconstructions.png"))
+    samples = sorted(directory.samples_dir.glob("epoch_*_samples.png"), key=_epoch)
+    reconstructions = sorted(directory.samples_dir.glob("epoch_*_reconstructions.png"), key=_epoch)
     if not samples and not reconstructions:
         return ""
     parts = []

@@ -45,6 +45,7 @@ def run_summary(path: str | Path) -> dict:
         "epochs_done": vals[-1]["epoch"] if vals else (trains[-1]["epoch"] if trains else 0),
         "step": (trains[-1]["step"] if trains else 0),
         "finished": bool(ends) and ends[-1]["step"] >= (trains[-1]["step"] if trains else 0),
+        "stopped": ends[-1].get("stopped") if ends else None,  # e.g. a train.max_minutes budget, by design
         "train_seconds": sum(r.get("train_seconds", 0) for r in ends),
         "device": starts[-1].get("device") if starts else None,
         "precision": starts[-1].get("precision") if starts else None,

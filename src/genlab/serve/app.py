@@ -70,13 +70,11 @@ class Explorer:
         self.codes = encode_all(self.model, self.test_x)
         self.code_mean = self.codes.mean(0)
         if self.codes.shape[1] <= 2:
-            self.map_axes = torch.eye(self.codes.shape[1], 2)  # the code itself
-            points = self.codes - self.code_mean
+            self.map_axes = torch.eye(self.codes.shape[1], 2)  # the code itself (a 1-D code on the x axis)
         else:  # the plane of the two principal directions through the mean
             _, _, directions = torch.linalg.svd(self.codes - self.code_mean, full_matrices=False)
             self.map_axes = directions[:2].T  # (D, 2)
-            points = (self.codes - self.code_mean) @ self.map_axes
-        self.map_points = points
+        self.map_points = (self.codes - self.code_mean) @ self.map_axes  # (N, 2)
         calibration = self.test_x[:CALIBRATION_IMAGES]
         score = "elbo" if self.model.model_name == "vae" else "reconstruction"
         self.detector = AnomalyDetector(model=self.model.model_name, score=score, contamination=0.05)
@@ -165,6 +163,7 @@ class Explorer:
     def _read_upload(self, data: bytes) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError
 
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses larger images before decoding them
         if len(data) > MAX_UPLOAD_BYTES:
             raise GenlabError(f"the image is {len(data) / 1e6:.1f} MB; at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB are accepted")
         try:
@@ -180,7 +179,7 @@ class Explorer:
                     picture = Image.alpha_composite(background, picture)
                 picture = picture.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.LANCZOS)
                 array = np.asarray(picture, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
             raise GenlabError(f"not a readable PNG or JPEG image ({error})") from None
         from genlab.apps.inputs import to_model_space
 
