@@ -4,8 +4,8 @@
 - vae-vs-gan.html / .md / .json: `genlab compare` of that VAE recipe and genlab's default
   GAN, `--seeds` seeds each (the VAE for `--epochs` epochs, the GAN for `--gan-minutes`
   minutes of wall time), 5,000 samples per run in the reference classifier's space;
-- explorer.png: `genlab serve` on the VAE in headless Chromium, after uploading a test
-  image (its reconstruction and score shown) and clicking the latent map.
+- docs/explorer.png: `genlab serve` on the VAE in headless Chromium, after uploading a
+  test image (its reconstruction and score shown) and clicking the latent map.
 Runs are kept in examples/runs/ (ignored by git) and reused when present.
 
 Run:  python examples/make_examples.py     (about 15 minutes on 2 cores; MNIST is read from
@@ -101,9 +101,11 @@ def main() -> None:
     write_text_atomic(vaes[0] / "eval.json", json.dumps(as_json_ready(results), indent=2) + "\n")
     report = render_report(vaes[0], HERE / "vae-report.html")
     compare_runs([*vaes, *gans], HERE / "vae-vs-gan.html", samples=args.samples, progress=False)
-    screenshot(vaes[0], HERE / "explorer.png")
-    for name in ("vae-report.html", "vae-vs-gan.html", "vae-vs-gan.md", "vae-vs-gan.json", "explorer.png"):
-        print(f"{HERE / name}: {(HERE / name).stat().st_size / 1024:.0f} KiB")
+    docs = HERE.parent / "docs"
+    docs.mkdir(exist_ok=True)
+    screenshot(vaes[0], docs / "explorer.png")
+    for path in [HERE / n for n in ("vae-report.html", "vae-vs-gan.html", "vae-vs-gan.md", "vae-vs-gan.json")] + [docs / "explorer.png"]:
+        print(f"{path}: {path.stat().st_size / 1024:.0f} KiB")
     assert report.stat().st_size < 2 * 1024 * 1024
 
 
