@@ -99,7 +99,9 @@ def main() -> None:
     import json
 
     write_text_atomic(vaes[0] / "eval.json", json.dumps(as_json_ready(results), indent=2) + "\n")
+    started = time.perf_counter()
     report = render_report(vaes[0], HERE / "vae-report.html")
+    print(f"report rendered in {time.perf_counter() - started:.1f} s", flush=True)
     compare_runs([*vaes, *gans], HERE / "vae-vs-gan.html", samples=args.samples, progress=False)
     docs = HERE.parent / "docs"
     docs.mkdir(exist_ok=True)
