@@ -39,8 +39,9 @@ from genlab.eval.reconstruction import ssim
 CODECS = {
     "ae-conv-32": {"arch": "conv", "latent_dim": 32, "reconstruction_loss": "mse"},
     "ae-conv-64": {"arch": "conv", "latent_dim": 64, "reconstruction_loss": "mse"},
+    "ae-conv-128": {"arch": "conv", "latent_dim": 128, "reconstruction_loss": "mse"},
 }
-STEPS = [2.0, 1.0, 0.6, 0.4, 0.25, 0.15, 0.1, 0.06, 0.03]
+STEPS = [2.0, 1.0, 0.6, 0.4, 0.25, 0.15, 0.1, 0.06, 0.03, 0.015, 0.008]
 QUALITIES = [1, 5, 10, 20, 30, 50, 70, 90]
 
 
