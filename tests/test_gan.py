@@ -1,5 +1,6 @@
 """GANs: the losses against hand-computed values, the stability kit, EMA across resume."""
 
+import json
 import math
 
 import pytest
@@ -109,6 +110,16 @@ def test_wgan_updates_the_generator_every_n_critic_steps():
     assert sum("generator" in groups for groups in schedule) == 2 and all("discriminator" in g for g in schedule)
     with pytest.raises(GenlabError, match="gradient penalty is per sample"):
         create_model("gan", data_shape=(4,), loss="wasserstein-gp", d_norm="batch")
+
+
+def test_wgan_trains_and_logs_generator_losses_averaged_over_its_own_steps(tmp_path):
+    # Critic-only steps carry no generator losses; the logged mean must cover the steps that have them.
+    genlab.train("gan", "digits", epochs=1, run_dir=tmp_path / "w", progress=False,
+                 overrides=[*QUICK, "model.loss=wasserstein-gp", "model.width=8", "train.log_every=7"])
+    rows = [json.loads(line) for line in (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [row for row in rows if row["split"] == "train"]
+    assert train_rows and all("generator/loss" in row and "discriminator/loss" in row for row in train_rows)
+    assert all(math.isfinite(row["generator/loss"]) and row["generator/loss"] != 0.0 for row in train_rows)
 
 
 def test_ttur_learning_rates_reach_the_optimizers(tmp_path):

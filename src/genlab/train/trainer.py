@@ -197,16 +197,22 @@ class Trainer:
         """Read the window's losses back once: stop on NaN/inf, else log their means."""
         keys = sorted({key for record in window for key in record})
         first_step = self.position.step - len(window) + 1
-        stacked = torch.stack([torch.stack([record[key].float() for key in keys]) for record in window])  # (steps, keys)
+        # A key can be missing from some steps (a GAN generator skipped on critic-only steps): those count as 0
+        # in the sum and are left out of the key's mean.
+        zero = torch.zeros(())
+        stacked = torch.stack([torch.stack([record.get(key, zero).float() for key in keys]) for record in window])
+        present = torch.tensor([[key in record for key in keys] for record in window], dtype=torch.float32)
         finite = torch.isfinite(stacked).all(dim=1)
         time_up = self.deadline is not None and time.perf_counter() > self.deadline
-        summary = torch.cat([stacked.sum(0), torch.tensor([float(time_up)]), (~finite).sum().reshape(1).float()])
+        summary = torch.cat([stacked.sum(0), present.sum(0), torch.tensor([float(time_up)]),
+                             (~finite).sum().reshape(1).float()])
         summary = self.dist.all_reduce_sum(summary)  # every rank learns of a NaN or the deadline anywhere
         self.out_of_time = bool(summary[-2] > 0)
         if summary[-1] > 0:
             bad = int((~finite).nonzero()[0, 0]) if not finite.all() else 0
             self._diverged(first_step + bad, keys, stacked[bad] if not finite.all() else None)
-        means = (summary[:-2] / (len(window) * self.dist.world_size)).tolist()
+        sums, counts = summary[:len(keys)], summary[len(keys):-2]
+        means = (sums / counts.clamp(min=1)).tolist()
         values = dict(zip(keys, means))
         self.last_train = values
         first_group = next(iter(self.optimizers.values()))
