@@ -145,18 +145,22 @@ def sample_quality(result: dict) -> list[str]:
     lines = ["## Table 2: sample quality", "",
              f"Script: `benchmarks/sample_quality.py`. {p['samples']:,} samples against the {p['reference']}, in the "
              f"{p['feature_space']} (SHA-256 {', '.join(f'{d} `{h[:12]}`' for d, h in result['classifier_sha256'].items())}). "
-             f"AE/VAE/cVAE: conv, {p['epochs']} epochs; GANs: {p['gan_minutes']} minutes each. Mean ± {p['spread']}; "
-             "n = seeds measured. FID and KID (x1000): lower is better; the rest: higher is better.", ""]
+             f"AE/VAE/cVAE: conv, {p['epochs']} epochs; GANs: {p['gan_epochs']} epochs each. Mean ± {p['spread']}; "
+             "n = seeds measured. FID and KID: lower is better; the rest: higher is better. Train s: training seconds on this "
+             "machine (mean; AE and VAE rows serve two generators each).", ""]
     for dataset, generators in result["summary"].items():
         lines += [f"**{dataset}**", "",
-                  "| generator | n | FID | KID x1000 | classifier score | precision | recall | density | coverage | class entropy |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| generator | n | FID | KID | classifier score | precision | recall | density | coverage | class entropy | train s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, s in generators.items():
-            n = sum(1 for r in result["runs"] if r["dataset"] == dataset and r["generator"] == name)
+            rows = [r for r in result["runs"] if r["dataset"] == dataset and r["generator"] == name]
+            n = len(rows)
+            timed = [r["train_seconds"] for r in rows if "train_seconds" in r]
+            seconds = f"{sum(timed) / len(timed):.0f}" if timed else ""
 
-            lines.append(f"| {name} | {n} | {_cell(s, 'fid')} | {_cell(s, 'kid', 1000)} | {_cell(s, 'classifier_score')} | "
+            lines.append(f"| {name} | {n} | {_cell(s, 'fid')} | {_cell(s, 'kid', digits=3)} | {_cell(s, 'classifier_score')} | "
                          f"{_cell(s, 'precision', digits=3)} | {_cell(s, 'recall', digits=3)} | "
-                         f"{_cell(s, 'density', digits=3)} | {_cell(s, 'coverage', digits=3)} | {_cell(s, 'entropy', digits=3)} |")
+                         f"{_cell(s, 'density', digits=3)} | {_cell(s, 'coverage', digits=3)} | {_cell(s, 'entropy', digits=3)} | {seconds} |")
         lines.append("")
     return lines + [machine_line(result)]
 

@@ -5,7 +5,9 @@ Protocol
   sampling its prior, VAE + GMM, cVAE (uniform labels), and GANs with the
   non-saturating, least-squares, hinge (spectral norm) and WGAN-GP losses. The AE,
   VAE and cVAE are convolutional, latent 16, `--epochs` epochs (10); each GAN trains
-  for `--gan-minutes` minutes (2) of wall time with genlab's defaults otherwise.
+  `--gan-epochs` epochs (4, about 2 minutes on 2 cores) with genlab's defaults
+  otherwise. Budgets are in epochs, not wall time, so that a loaded machine gives the
+  same numbers; each row records its training seconds.
 - Seeds 0, 1, 2 (`--seeds`): training seed; samples drawn with the same seed.
 - Metrics (genlab.evaluate, metrics quality and diversity): 10,000 samples against
   the 10,000 official test images, in the penultimate-layer space of genlab's
@@ -27,6 +29,7 @@ import argparse
 import json
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from _common import RESULTS, machine, mirror_for, write_result
@@ -41,7 +44,7 @@ from genlab.eval.features import (
 )
 
 LATENT = {"arch": "conv", "latent_dim": 16}
-# generator -> (model, model settings, sampler); GANs get a time budget instead of epochs
+# generator -> (model, model settings, sampler); GANs get their own epoch budget
 GENERATORS = {
     "ae + gmm": ("ae", LATENT, "gmm"),
     "vae": ("vae", LATENT, "prior"),
@@ -55,19 +58,20 @@ GENERATORS = {
 REPORTED = ("fid", "kid", "classifier_score", "precision", "recall", "density", "coverage")
 
 
-def train_once(cache: dict, scratch: Path, dataset: str, model: str, settings: dict, seed: int, args) -> Path:
-    """Train (or reuse, when AE/VAE serve two generators) the run for one model and seed."""
+def train_once(cache: dict, scratch: Path, dataset: str, model: str, settings: dict, seed: int, args) -> tuple[Path, float]:
+    """Train (or reuse, when AE/VAE serve two generators) the run for one model and seed; (run, train seconds)."""
     key = (dataset, model, json.dumps(settings, sort_keys=True), seed)
     if key not in cache:
         run = scratch / f"{dataset}-{model}-{len(cache)}"
         overrides = {f"model.{k}": v for k, v in settings.items()}
         overrides.update({"train.tensorboard": False, "train.preview_samples": 0})
         if model == "gan":
-            overrides.update({"train.epochs": 10_000, "train.max_minutes": args.gan_minutes})
+            overrides.update({"train.epochs": args.gan_epochs})
         else:
             overrides.update({"train.epochs": args.epochs})
+        started = time.perf_counter()
         genlab.train(model, dataset, run_dir=run, config={"seed": seed}, overrides=overrides, progress=False)
-        cache[key] = run
+        cache[key] = (run, round(time.perf_counter() - started, 1))
     return cache[key]
 
 
@@ -86,7 +90,7 @@ def main() -> None:
     parser.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=list(GENERATORS), metavar="NAME")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--gan-minutes", type=float, default=2.0)
+    parser.add_argument("--gan-epochs", type=int, default=4)
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--fresh", action="store_true", help="discard the runs already recorded")
     args = parser.parse_args()
@@ -97,13 +101,13 @@ def main() -> None:
     done = {(r["dataset"], r["generator"], r["seed"]) for r in runs}
     protocol = {
         "generators": {k: {"model": m, "settings": s, "sampler": p} for k, (m, s, p) in GENERATORS.items()},
-        "epochs": args.epochs, "gan_minutes": args.gan_minutes, "samples": args.samples,
+        "epochs": args.epochs, "gan_epochs": args.gan_epochs, "samples": args.samples,
         "reference": "official test split (10,000 images)", "feature_space": "genlab reference classifier, penultimate layer",
         "metrics": "genlab.evaluate quality + diversity; precision/recall k=3, density/coverage k=5",
         "spread": "standard deviation over seeds",
     }
     if runs and state.get("protocol") != protocol:
-        raise SystemExit("results/sample_quality.json was measured under another protocol (epochs, minutes or samples "
+        raise SystemExit("results/sample_quality.json was measured under another protocol (epochs or samples "
                          "differ); rerun with the recorded settings, or --fresh to start the table over")
     state["protocol"] = protocol
     for dataset in args.datasets:
@@ -125,14 +129,15 @@ def main() -> None:
                     if (dataset, generator, seed) in done:
                         continue
                     model, settings, sampler = GENERATORS[generator]
-                    run = train_once(trained, Path(scratch), dataset, model, settings, seed, args)
+                    run, train_seconds = train_once(trained, Path(scratch), dataset, model, settings, seed, args)
                     result = genlab.evaluate(run, ["quality", "diversity"], samples=args.samples, seed=seed,
                                              sampler=sampler, bootstrap=0, progress=False)
                     metrics = result["metrics"]
                     row = {"dataset": dataset, "generator": generator, "seed": seed,
                            **{k: metrics["quality"][k] for k in REPORTED if k in metrics["quality"]},
                            "entropy": metrics["diversity"]["entropy"], "largest_class": metrics["diversity"]["largest_class"],
-                           "samples_per_second": result["protocol"]["generation"]["samples_per_second"]}
+                           "samples_per_second": result["protocol"]["generation"]["samples_per_second"],
+                           "train_seconds": train_seconds}
                     runs.append(row)
                     print(json.dumps(row), flush=True)
                     state["machine"] = machine()
