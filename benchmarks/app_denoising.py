@@ -39,7 +39,7 @@ from genlab.eval.reconstruction import psnr, ssim
 
 NOISES = {"gaussian 0.1": ("gaussian", 0.1), "gaussian 0.3": ("gaussian", 0.3), "gaussian 0.5": ("gaussian", 0.5),
           "salt-and-pepper 10%": ("salt_and_pepper", 0.1)}
-DAE = {"arch": "conv", "latent_dim": 64}
+DAE = {"arch": "conv", "latent_dim": 128}
 GRIDS = {
     "median filter": [2, 3, 5],
     "total variation": [0.02, 0.05, 0.1, 0.2, 0.4, 0.8],
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     parser.add_argument("--noises", nargs="+", default=list(NOISES), choices=list(NOISES), metavar="NOISE")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--tune", type=int, default=300, help="validation images for tuning classical parameters")
     parser.add_argument("--limit", type=int, help="only the first N test images (default: all 10,000)")
     parser.add_argument("--runs", type=Path, help="keep the trained denoising autoencoders here and reuse them")
