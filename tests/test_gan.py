@@ -122,6 +122,14 @@ def test_wgan_trains_and_logs_generator_losses_averaged_over_its_own_steps(tmp_p
     assert all(math.isfinite(row["generator/loss"]) and row["generator/loss"] != 0.0 for row in train_rows)
 
 
+def test_spectral_norm_gets_the_betas_it_trains_with():
+    hinge = create_model("gan", data_shape=(4,), value_range="real", loss="hinge").config
+    assert hinge.spectral_norm and hinge.betas == [0.0, 0.9]
+    plain = create_model("gan", data_shape=(4,), value_range="real", loss="hinge", spectral_norm=False).config
+    assert plain.betas == [0.5, 0.999]
+    assert create_model("gan", data_shape=(4,), value_range="real", loss="hinge", betas=[0.5, 0.99]).config.betas == [0.5, 0.99]
+
+
 def test_ttur_learning_rates_reach_the_optimizers(tmp_path):
     genlab.train("gan", "digits", epochs=1, run_dir=tmp_path / "g", progress=False,
                  overrides=[*QUICK, "model.lr_generator=1e-4", "model.lr_discriminator=4e-4", "model.width=8"])

@@ -46,7 +46,7 @@ class GANConfig(ModelConfig):
     # fixed time on MNIST; (0.5, 0.999) are DCGAN's betas; WGAN-GP's are Gulrajani et al.'s.
     lr_generator: float | None = None  # None: 8e-4, or 1e-4 for wasserstein-gp
     lr_discriminator: float | None = None  # None: as lr_generator; a larger one gives TTUR
-    betas: list[float] | None = None  # Adam's; None: [0.5, 0.999], or [0.0, 0.9] for wasserstein-gp
+    betas: list[float] | None = None  # Adam's; None: [0.5, 0.999], or [0.0, 0.9] for wasserstein-gp and spectral norm
     n_critic: int | None = None  # D steps per G step; None: 5 for wasserstein-gp, else 1
     gp_weight: float = 10.0  # wasserstein-gp gradient penalty
     r1_weight: float = 0.0  # R1 penalty (gamma/2 |grad D(x)|^2 on real data); 0: off
@@ -66,10 +66,12 @@ class GANConfig(ModelConfig):
             self.lr_generator = 1e-4 if wasserstein else 8e-4
         if self.lr_discriminator is None:
             self.lr_discriminator = 1e-4 if wasserstein else 8e-4
-        if self.betas is None:
-            self.betas = [0.0, 0.9] if wasserstein else [0.5, 0.999]
         if self.spectral_norm is None:
             self.spectral_norm = self.loss == "hinge"
+        if self.betas is None:
+            # With spectral norm, DCGAN's beta1 = 0.5 stalled: hinge on MNIST, 4 epochs, FID 45.5 against
+            # 6.9 with (0, 0.9), the betas of the SN-GAN and WGAN-GP papers.
+            self.betas = [0.0, 0.9] if wasserstein or self.spectral_norm else [0.5, 0.999]
         if self.d_norm == "auto":
             self.d_norm = "none" if self.spectral_norm or self.loss == "wasserstein-gp" else "batch"
         if self.loss == "wasserstein-gp" and self.d_norm == "batch":
