@@ -268,7 +268,8 @@ def app_anomaly(result: dict) -> list[str]:
         cells = [f"{result[d][method]['mean_auroc']:.4f}" if d in result else "" for d in ("mnist", "fashion-mnist")]
         tab = result["breast-cancer"]["rows"][method]
         lines.append(f"| {method} | {cells[0]} | {cells[1]} | {tab['auroc']:.4f} | {tab['average_precision']:.4f} |")
-    return lines + ["", machine_line(result)]
+    return lines + ["", "Published one-class mean AUROC, for scale (other protocols and networks): MNIST OCGAN 0.975, "
+                    "Deep SVDD 0.948; Fashion-MNIST GEOM 0.935.", "", machine_line(result)]
 
 
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
