@@ -43,8 +43,9 @@ class GANConfig(ModelConfig):
     hidden: list[int] = field(default_factory=lambda: [256, 256])  # MLP widths for vector data
     conditional: bool = False  # G and D see class labels
     # GANs set their own Adam settings (train.lr is not used). 8e-4 gave the lowest FID in a
-    # fixed time on MNIST; (0.5, 0.999) are DCGAN's betas; WGAN-GP's are Gulrajani et al.'s.
-    lr_generator: float | None = None  # None: 8e-4, or 1e-4 for wasserstein-gp
+    # fixed time on MNIST; (0.5, 0.999) are DCGAN's betas; WGAN-GP's are Gulrajani et al.'s, with
+    # 4e-4 rather than their 1e-4: in 4 MNIST epochs FID 48 against 206 (their rate suits 100k+ steps).
+    lr_generator: float | None = None  # None: 8e-4, or 4e-4 for wasserstein-gp
     lr_discriminator: float | None = None  # None: as lr_generator; a larger one gives TTUR
     betas: list[float] | None = None  # Adam's; None: [0.5, 0.999], or [0.0, 0.9] for wasserstein-gp and spectral norm
     n_critic: int | None = None  # D steps per G step; None: 5 for wasserstein-gp, else 1
@@ -63,9 +64,9 @@ class GANConfig(ModelConfig):
         if self.n_critic is None:
             self.n_critic = 5 if wasserstein else 1
         if self.lr_generator is None:
-            self.lr_generator = 1e-4 if wasserstein else 8e-4
+            self.lr_generator = 4e-4 if wasserstein else 8e-4
         if self.lr_discriminator is None:
-            self.lr_discriminator = 1e-4 if wasserstein else 8e-4
+            self.lr_discriminator = 4e-4 if wasserstein else 8e-4
         if self.spectral_norm is None:
             self.spectral_norm = self.loss == "hinge"
         if self.betas is None:
