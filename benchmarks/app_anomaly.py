@@ -37,6 +37,8 @@ GENLAB = {
     "genlab vae (nll)": {"model": "vae", "score": "nll", "latent_dim": 16, "hidden": (512, 256), "epochs": 20},
     "genlab ae (reconstruction)": {"model": "ae", "score": "reconstruction", "latent_dim": 16, "hidden": (512, 256),
                                    "epochs": 20},
+    "genlab ae (weighted reconstruction)": {"model": "ae", "score": "weighted-reconstruction", "latent_dim": 16,
+                                            "hidden": (512, 256), "epochs": 20},
 }
 PYOD = ("pyod AutoEncoder", "pyod VAE")
 

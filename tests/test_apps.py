@@ -202,7 +202,7 @@ def test_detector_conventions_and_one_class_auroc():
     assert np.allclose(detector.decision_function(held_out), scores)  # scores are reproducible
 
 
-@pytest.mark.parametrize("score", ["reconstruction", "latent", "elbo"])
+@pytest.mark.parametrize("score", ["reconstruction", "weighted-reconstruction", "latent", "elbo"])
 def test_tabular_records_with_the_minority_class_as_anomalies(score):
     data = load_breast_cancer()
     X, malignant = data.data, data.target == 0
@@ -212,6 +212,23 @@ def test_tabular_records_with_the_minority_class_as_anomalies(score):
     model = "vae" if score == "elbo" else "ae"
     detector = AnomalyDetector(model=model, score=score, latent_dim=4, hidden=(32,), epochs=80).fit(X[train])
     assert roc_auc_score(malignant[held_out], detector.decision_function(X[held_out])) > 0.85
+
+
+def test_weighted_reconstruction_flags_a_broken_dependency_that_plain_error_misses(tmp_path):
+    # f3 follows f0, which a 1-D code captures; f1 and f2 are noise it cannot. Breaking the f0-f3
+    # link costs little plain error but much in units of what training records leave unexplained.
+    rng = np.random.default_rng(0)
+    f0, f1, f2 = rng.normal(size=(3, 600))
+    X = np.stack([f0, f1, f2, f0 + 0.05 * rng.normal(size=600)], axis=1).astype(np.float32)
+    broken_link, loud_noise = np.array([[0.0, 0, 0, 1.5]]), np.array([[0.0, 2.5, 0, 0]])
+    queries = np.concatenate([broken_link, loud_noise]).astype(np.float32)
+    settings = dict(model="ae", latent_dim=1, hidden=(32,), epochs=150, batch_size=64)
+    plain = AnomalyDetector(score="reconstruction", **settings).fit(X).decision_function(queries)
+    weighted = AnomalyDetector(score="weighted-reconstruction", **settings).fit(X, run_dir=tmp_path / "w")
+    scores = weighted.decision_function(queries)
+    assert plain[0] < plain[1] and scores[0] > scores[1]
+    weighted.save(tmp_path / "w")
+    assert np.allclose(AnomalyDetector.load(tmp_path / "w").decision_function(queries), scores, rtol=1e-5)
 
 
 def test_detector_refuses_what_it_cannot_do():

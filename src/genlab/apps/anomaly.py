@@ -10,6 +10,11 @@ is the anomaly score. The conventions follow PyOD and scikit-learn:
 
 Scores (`score=`):
 - `reconstruction`: squared reconstruction error, summed over features;
+- `weighted-reconstruction`: each feature's squared error divided by that feature's mean
+  squared error on the training data (plus 1% of the mean over features, so that no
+  feature's weight is unbounded), then summed: the negative log-likelihood of a Gaussian
+  residual with one variance per feature. Features the model always reconstructs well
+  (a digit's empty border, a garment's outline) count more than those it never does;
 - `elbo`: the negative ELBO (VAE), averaged over `draws` posterior samples;
 - `nll`: the importance-weighted negative log-likelihood with `k` samples (VAE);
 - `latent`: the negative log-density of the code under a Gaussian mixture fitted to
@@ -31,10 +36,11 @@ import torch
 from genlab.errors import GenlabError
 from genlab.files import write_text_atomic
 
-SCORES = ("auto", "reconstruction", "elbo", "nll", "latent")
+SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
 DETECTOR_FILE = "detector.json"
 BATCH = 500
+RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
 
 
 class AnomalyDetector:
@@ -102,6 +108,10 @@ class AnomalyDetector:
 
             components = min(self.components, max(1, len(inputs) // 2))
             self.density_ = GaussianMixtureSampler(components, seed=self.random_state).fit(model, inputs)
+        if self.score_ == "weighted-reconstruction":
+            squared = torch.cat([self._squared_errors(inputs[start : start + BATCH]) for start in range(0, len(inputs), BATCH)])
+            variance = squared.mean(0)
+            self.residual_variance_ = variance + RESIDUAL_FLOOR * variance.mean()
         self.decision_scores_ = self._scores(inputs)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
@@ -143,7 +153,9 @@ class AnomalyDetector:
         for start in range(0, len(inputs), BATCH):
             x = inputs[start : start + BATCH].to(model.device)
             if self.score_ == "reconstruction":
-                value = (model.reconstruct(x).float() - x).square().flatten(1).sum(1)
+                value = self._squared_errors(x).sum(1)
+            elif self.score_ == "weighted-reconstruction":
+                value = (self._squared_errors(x) / self.residual_variance_.to(x.device)).sum(1)
             elif self.score_ == "elbo":
                 value = -torch.stack([model.elbo(x) for _ in range(self.draws)]).mean(0)
             elif self.score_ == "nll":
@@ -153,6 +165,12 @@ class AnomalyDetector:
             parts.append(value.double().cpu())
         return torch.cat(parts).numpy()
 
+    @torch.no_grad()
+    def _squared_errors(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-feature squared reconstruction errors, (N, D) in float32."""
+        x = x.to(self.model_.device)
+        return (self.model_.reconstruct(x).float() - x.float()).square().flatten(1)
+
     # ---- persistence (genlab detect) -------------------------------------------------
 
     def save(self, run_dir: str | Path) -> Path:
@@ -161,6 +179,8 @@ class AnomalyDetector:
         state = {"score": self.score_, "threshold": self.threshold_, "contamination": self.contamination,
                  "k": self.k, "draws": self.draws, "random_state": self.random_state,
                  "training_scores": {"mean": float(self.decision_scores_.mean()), "std": float(self.decision_scores_.std())}}
+        if self.score_ == "weighted-reconstruction":
+            state["residual_variance"] = self.residual_variance_.tolist()
         if self.score_ == "latent":
             state["mixture"] = {"weights": self.density_.weights_.tolist(), "means": self.density_.means_.tolist(),
                                 "covariances": self.density_.covariances_.tolist()}
@@ -184,6 +204,11 @@ class AnomalyDetector:
                            k=state["k"], draws=state["draws"], random_state=state["random_state"])
             detector.model_, detector.score_, detector.threshold_ = model, state["score"], float(state["threshold"])
             detector.n_features_in_ = int(np.prod(model.config.data_shape))
+            if state["score"] == "weighted-reconstruction":
+                variance = torch.tensor(state["residual_variance"], dtype=torch.float32)
+                if variance.shape != (detector.n_features_in_,) or not bool((variance > 0).all()):
+                    raise ValueError("residual_variance does not match the model")
+                detector.residual_variance_ = variance
             if state["score"] == "latent":
                 density = GaussianMixtureSampler(len(state["mixture"]["weights"]))
                 density.weights_, density.means_, density.covariances_ = (
@@ -203,7 +228,8 @@ class AnomalyDetector:
         if not 0.0 < self.contamination < 0.5:
             raise GenlabError(f"contamination must be in (0, 0.5) (got {self.contamination})")
         if self.score in ("elbo", "nll") and self.model != "vae":
-            raise GenlabError(f"score {self.score} needs a VAE; a {self.model} offers reconstruction or latent")
+            raise GenlabError(f"score {self.score} needs a VAE; a {self.model} offers reconstruction, "
+                              "weighted-reconstruction or latent")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -218,5 +244,6 @@ def resolve_score(score: str, model) -> str:
     if score == "auto":
         return "nll" if likelihood else "reconstruction"
     if score in ("elbo", "nll") and not likelihood:
-        raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction or latent")
+        raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction, "
+                          "weighted-reconstruction or latent")
     return score

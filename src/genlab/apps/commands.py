@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from genlab.apps.anomaly import SCORES
 from genlab.errors import GenlabError
 from genlab.files import check_output_path
 
@@ -65,7 +66,7 @@ def add_app_commands(commands) -> None:
     fit.add_argument("--data", required=True, help="named dataset, .npy/.npz/.csv file or image folder of normal records")
     fit.add_argument("--run-dir", required=True, help="where to write the run and its detector.json")
     fit.add_argument("--model", default="vae", choices=["ae", "dae", "sparse-ae", "vae"], help="(default vae)")
-    fit.add_argument("--score", default="auto", choices=["auto", "reconstruction", "elbo", "nll", "latent"],
+    fit.add_argument("--score", default="auto", choices=list(SCORES),
                      help="anomaly score (default auto: nll for a vae, reconstruction otherwise)")
     fit.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in the data (default 0.1)")
     fit.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
