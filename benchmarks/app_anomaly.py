@@ -5,13 +5,14 @@ Protocol
   Fashion-MNIST, fit on the training images of class c alone (genlab's 54,000-image
   training split), score all 10,000 official test images, AUROC with class c as normal
   and the other nine as anomalies; the table gives the mean over the 10 classes.
-  Pixels are scaled to [0, 1] and flattened for PyOD (which standardises them itself).
+  Pixels are scaled to [0, 1] and flattened for PyOD.
 - Tabular: scikit-learn's breast-cancer records (30 features), the malignant minority
   (212 of 569) as anomalies. One-class as well: fit on 60% of the benign records
   (seeded split), score the other 40% of the benign and every malignant record;
   AUROC and average precision.
 - PyOD 3.6.7: AutoEncoder(hidden_neuron_list=[256, 64], epoch_num=20) and
-  VAE(epoch_num=20), their defaults otherwise (batch 32, Adam 1e-3, own standardisation).
+  VAE(epoch_num=20), their defaults otherwise (batch 32, Adam 1e-3, own standardisation),
+  and each again with `preprocessing=False` ("raw": inputs as given).
 - genlab: the detector settings in GENLAB below, each reported (no pick on the test set).
 - Seed 0 for every method; training and scoring wall time recorded.
 
@@ -40,17 +41,20 @@ GENLAB = {
     "genlab ae (weighted reconstruction)": {"model": "ae", "score": "weighted-reconstruction", "latent_dim": 16,
                                             "hidden": (512, 256), "epochs": 20},
 }
-PYOD = ("pyod AutoEncoder", "pyod VAE")
+PYOD = ("pyod AutoEncoder", "pyod VAE", "pyod AutoEncoder (raw)", "pyod VAE (raw)")
 
 
 def pyod_detector(name: str):
-    if name == "pyod AutoEncoder":
+    # "(raw)": PyOD's own standardisation off, the inputs as given ([0, 1] pixels, raw tabular
+    # features); on MNIST it scored far better that way (class 2: 0.940 against 0.886).
+    standardise = not name.endswith("(raw)")
+    if name.startswith("pyod AutoEncoder"):
         from pyod.models.auto_encoder import AutoEncoder
 
-        return AutoEncoder(hidden_neuron_list=[256, 64], epoch_num=20, random_state=0, verbose=0)
+        return AutoEncoder(hidden_neuron_list=[256, 64], epoch_num=20, random_state=0, verbose=0, preprocessing=standardise)
     from pyod.models.vae import VAE
 
-    return VAE(epoch_num=20, random_state=0, verbose=0)
+    return VAE(epoch_num=20, random_state=0, verbose=0, preprocessing=standardise)
 
 
 def fit_and_score(method: str, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, float]:
@@ -121,7 +125,8 @@ def main() -> None:
                        "score the other benign and all malignant records",
             "genlab": GENLAB, "pyod": {"version": pyod.__version__,
                                        "AutoEncoder": "hidden_neuron_list=[256, 64], epoch_num=20, defaults otherwise",
-                                       "VAE": "epoch_num=20, defaults otherwise"},
+                                       "VAE": "epoch_num=20, defaults otherwise",
+                                       "raw": "the same with preprocessing=False (no standardisation)"},
             "seed": 0,
         },
         "machine": machine(),

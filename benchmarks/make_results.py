@@ -265,7 +265,8 @@ def app_anomaly(result: dict) -> list[str]:
     methods = list(result["breast-cancer"]["rows"])
     lines = ["## Application: anomaly detection", "",
              f"Script: `benchmarks/app_anomaly.py`. Images: {p['images']}. Tabular: {p['tabular']}. "
-             f"PyOD {p['pyod']['version']}: AutoEncoder {p['pyod']['AutoEncoder']}; VAE {p['pyod']['VAE']}.", "",
+             f"PyOD {p['pyod']['version']}: AutoEncoder {p['pyod']['AutoEncoder']}; VAE {p['pyod']['VAE']}"
+             f"{'; (raw): ' + p['pyod']['raw'] if 'raw' in p['pyod'] else ''}.", "",
              "| method | MNIST mean AUROC | Fashion-MNIST mean AUROC | breast cancer AUROC | breast cancer AP |",
              "|---|---:|---:|---:|---:|"]
     for method in methods:
