@@ -111,7 +111,7 @@ class AnomalyDetector:
         if self.score_ == "weighted-reconstruction":
             squared = torch.cat([self._squared_errors(inputs[start : start + BATCH]) for start in range(0, len(inputs), BATCH)])
             variance = squared.mean(0)
-            self.residual_variance_ = variance + RESIDUAL_FLOOR * variance.mean()
+            self.residual_variance_ = (variance + RESIDUAL_FLOOR * variance.mean()).clamp_min(1e-12)  # a perfect fit too
         self.decision_scores_ = self._scores(inputs)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
