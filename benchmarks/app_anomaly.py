@@ -15,6 +15,8 @@ Protocol
   and each again with `preprocessing=False` ("raw": inputs as given).
 - genlab: the detector settings in GENLAB below, each reported (no pick on the test set).
 - Seed 0 for every method; training and scoring wall time recorded.
+- Each finished (dataset, class, method) cell is saved to results/app_anomaly.json at
+  once; a rerun under the same protocol skips the cells already there (`--fresh` starts over).
 
 Run:  python benchmarks/app_anomaly.py            (pip install -e ".[bench]" for PyOD)
       python benchmarks/app_anomaly.py --classes 0 1 --datasets mnist   (a quick look)
@@ -23,11 +25,12 @@ Run:  python benchmarks/app_anomaly.py            (pip install -e ".[bench]" for
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
 import numpy as np
-from _common import machine, mirror_for, write_result
+from _common import RESULTS, machine, mirror_for, write_result
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -69,23 +72,25 @@ def fit_and_score(method: str, train: np.ndarray, test: np.ndarray) -> tuple[np.
     return np.asarray(scores, dtype=np.float64), time.perf_counter() - started
 
 
-def one_class_images(dataset: str, methods: list[str], classes: list[int]) -> dict:
+def one_class_images(dataset: str, methods: list[str], classes: list[int], rows: dict, save) -> None:
+    """Fill `rows[method]` with per-class AUROCs, skipping the cells already there; `save()` after each."""
     ensure_named_dataset(get_named_dataset(dataset), mirror=mirror_for(dataset))
     data = load_dataset(dataset)
     train_x, train_y = data.train.x.numpy().astype(np.float32) / 255.0, data.train.y.numpy()
     test_x, test_y = data.test.x.numpy().astype(np.float32) / 255.0, data.test.y.numpy()
-    rows = {method: {"auroc_per_class": {}, "seconds": 0.0} for method in methods}
     for normal in classes:
         for method in methods:
+            row = rows.setdefault(method, {"auroc_per_class": {}, "seconds": 0.0})
+            if str(normal) in row["auroc_per_class"]:
+                continue
             scores, seconds = fit_and_score(method, train_x[train_y == normal], test_x)
             auroc = roc_auc_score(test_y != normal, scores)
-            rows[method]["auroc_per_class"][normal] = round(float(auroc), 4)
-            rows[method]["seconds"] += seconds
+            row["auroc_per_class"][str(normal)] = round(float(auroc), 4)
+            row["seconds"] = round(row["seconds"] + seconds, 1)
+            per_class = row["auroc_per_class"].values()
+            row["mean_auroc"] = round(statistics.fmean(per_class), 4) if len(per_class) == len(classes) else None
             print(f"{dataset} class {normal} {method:<28} AUROC {auroc:.4f} ({seconds:.0f} s)", flush=True)
-    for row in rows.values():
-        row["mean_auroc"] = round(statistics.fmean(row["auroc_per_class"].values()), 4)
-        row["seconds"] = round(row["seconds"], 1)
-    return rows
+            save()
 
 
 def tabular(methods: list[str]) -> dict:
@@ -109,29 +114,36 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     parser.add_argument("--classes", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--methods", nargs="+", default=[*GENLAB, *PYOD], choices=[*GENLAB, *PYOD], metavar="METHOD")
+    parser.add_argument("--fresh", action="store_true", help="discard the cells already recorded")
     args = parser.parse_args()
-
-    results = {dataset: one_class_images(dataset, args.methods, args.classes) for dataset in args.datasets}
-    results["breast-cancer"] = tabular(args.methods)
     import pyod
 
-    write_result("app_anomaly", {
-        "benchmark": "app_anomaly",
-        "protocol": {
-            "images": "one-class: fit on one class of genlab's training split, score the official test split; "
-                      "AUROC with that class normal, mean over classes",
-            "classes": args.classes,
-            "tabular": "breast cancer, malignant = anomaly; fit on 60% of benign records (seed 0), "
-                       "score the other benign and all malignant records",
-            "genlab": GENLAB, "pyod": {"version": pyod.__version__,
-                                       "AutoEncoder": "hidden_neuron_list=[256, 64], epoch_num=20, defaults otherwise",
-                                       "VAE": "epoch_num=20, defaults otherwise",
-                                       "raw": "the same with preprocessing=False (no standardisation)"},
-            "seed": 0,
-        },
-        "machine": machine(),
-        **results,
-    })
+    protocol = {
+        "images": "one-class: fit on one class of genlab's training split, score the official test split; "
+                  "AUROC with that class normal, mean over classes",
+        "classes": args.classes,
+        "tabular": "breast cancer, malignant = anomaly; fit on 60% of benign records (seed 0), "
+                   "score the other benign and all malignant records",
+        "genlab": GENLAB, "pyod": {"version": pyod.__version__,
+                                   "AutoEncoder": "hidden_neuron_list=[256, 64], epoch_num=20, defaults otherwise",
+                                   "VAE": "epoch_num=20, defaults otherwise",
+                                   "raw": "the same with preprocessing=False (no standardisation)"},
+        "seed": 0,
+    }
+    path = RESULTS / "app_anomaly.json"
+    state = json.loads(path.read_text()) if path.is_file() and not args.fresh else {}
+    if state.get("protocol") != json.loads(json.dumps(protocol)):
+        state = {}  # measured under other settings: its cells cannot be mixed with these
+    state.update({"benchmark": "app_anomaly", "protocol": protocol})
+
+    def save() -> None:
+        state["machine"] = machine()
+        write_result("app_anomaly", state)
+
+    for dataset in args.datasets:
+        one_class_images(dataset, args.methods, args.classes, state.setdefault(dataset, {}), save)
+    state["breast-cancer"] = tabular(args.methods)
+    save()
 
 
 if __name__ == "__main__":
