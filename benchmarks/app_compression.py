@@ -36,13 +36,16 @@ from genlab.apps.inputs import to_model_space, to_pixels
 from genlab.data import ensure_named_dataset, get_named_dataset, load_dataset
 from genlab.eval.reconstruction import ssim
 
-# 32 dimensions for the smallest files, 128 for fidelity at WebP's sizes. 256 was no better at
-# WebP's smallest size on MNIST (28.37 against 28.33 dB at 112 bytes, 12 epochs each).
+# The linear autoencoder (PCA-initialised, one shared quantisation step) is the codec: on the first
+# 1,000-2,000 test images it gave 27.8 dB at 113 bytes on Fashion-MNIST and 34.7 dB at 121 bytes on
+# MNIST, where the 128-dimensional convolutional autoencoder stalls near its unquantised ceiling
+# (about 22 dB on Fashion-MNIST after 4 epochs, below PCA's 23.2 dB at the same 128 dimensions).
+# The convolutional codec stays in the table as the nonlinear reference.
 CODECS = {
-    "ae-conv-32": {"arch": "conv", "latent_dim": 32, "reconstruction_loss": "mse"},
+    "ae-linear-300": {"arch": "linear", "latent_dim": 300, "reconstruction_loss": "mse"},
     "ae-conv-128": {"arch": "conv", "latent_dim": 128, "reconstruction_loss": "mse"},
 }
-STEPS = [2.0, 1.0, 0.6, 0.4, 0.25, 0.15, 0.1, 0.06, 0.03, 0.015, 0.008]
+STEPS = [8.0, 4.0, 2.0, 1.0, 0.6, 0.4, 0.25, 0.15, 0.1, 0.06, 0.03, 0.015]
 QUALITIES = [1, 5, 10, 20, 30, 50, 70, 90]
 
 
@@ -99,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     parser.add_argument("--codecs", nargs="+", default=list(CODECS), choices=list(CODECS))
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--runs", type=Path, help="keep the trained codecs here and reuse them")
     parser.add_argument("--limit", type=int, help="only the first N test images (quick checks; recorded)")
     args = parser.parse_args()

@@ -33,9 +33,10 @@ def digits_test():
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("apps")
     settings = {"vae": ["model.latent_dim=8"], "ae": ["model.latent_dim=8"],
-                "dae": ["model.latent_dim=16", "model.noise=gaussian", "model.noise_level=0.3"]}
+                "dae": ["model.latent_dim=16", "model.noise=gaussian", "model.noise_level=0.3"],
+                "linear": ["model.arch=linear", "model.latent_dim=40", "model.reconstruction_loss=mse"]}
     for name, extra in settings.items():
-        genlab.train(name, "digits", epochs=30, run_dir=root / name, overrides=[*QUICK, *extra], progress=False)
+        genlab.train("ae" if name == "linear" else name, "digits", epochs=30, run_dir=root / name, overrides=[*QUICK, *extra], progress=False)
     return root
 
 
@@ -56,6 +57,28 @@ def test_compression_round_trip_and_rate_distortion(runs, digits_test):
     # at the finest step the decoding is the model's own reconstruction, up to quantisation
     assert float((decoded - model.reconstruct(x)).abs().max()) < 0.1
     assert sizes[0] / len(x) < 16  # 8 coarse codes per image fit in a few bytes
+
+
+def test_linear_codec_spends_its_bits_where_the_variance_is(runs, digits_test, monkeypatch):
+    # One step for every code of a linear (PCA) autoencoder against standardising each code as the
+    # nonlinear codecs do: at no more bytes, the shared step must give the smaller error.
+    model, (x, _) = genlab.load(runs / "linear"), digits_test
+
+    def curve():
+        points = []
+        for step in (4.0, 2.0, 1.0, 0.5, 0.25):
+            blob = compress(model, x, step)
+            points.append((len(blob), float((decompress(model, blob) - x).square().mean())))
+        return points
+
+    shared = curve()
+    monkeypatch.setattr(model.config, "arch", "mlp")  # the per-code standardisation
+    standardised = curve()
+    for size, error in standardised:
+        cheaper = [e for s, e in shared if s <= size]
+        if cheaper:
+            assert min(cheaper) < error
+    assert sum(any(s <= size for s, _ in shared) for size, _ in standardised) >= 3
 
 
 def test_container_follows_the_documented_layout(runs, digits_test):

@@ -2,8 +2,10 @@ import math
 
 import pytest
 import torch
+from sklearn.decomposition import PCA
 from torch import nn
 
+import genlab
 from genlab.errors import GenlabError
 from genlab.models import VAE, create_model, list_models, load_model
 from genlab.models.vae import gaussian_kl
@@ -145,3 +147,25 @@ def test_iwae_objective_tightens_towards_the_exact_marginal():
     losses = model(x)
     losses["loss"].backward()  # the bound is differentiable end to end
     assert all(p.grad is not None for p in model.encoder.parameters())
+
+
+def test_linear_autoencoder_trains_from_the_principal_components(tmp_path):
+    # PCA is the best linear autoencoder under squared error: after one epoch at a learning rate too
+    # small to move it, the linear autoencoder must reconstruct held-out digits as well as PCA does.
+    genlab.train("ae", "digits", epochs=1, run_dir=tmp_path / "linear", progress=False,
+                 overrides=["model.arch=linear", "model.latent_dim=10", "model.reconstruction_loss=mse", "train.lr=1e-7",
+                            "train.tensorboard=false"])
+    model = genlab.load(tmp_path / "linear")
+    data = genlab.data.load_dataset("digits")
+    train, test = data.preprocessing(data.train.x).flatten(1), data.preprocessing(data.test.x)
+    pca = PCA(10).fit(train.numpy())
+    pca_error = float(((pca.inverse_transform(pca.transform(test.flatten(1).numpy())).clip(0, 1) - test.flatten(1).numpy()) ** 2).mean())
+    model_error = float((model.reconstruct(test) - test).square().mean())
+    assert model_error < 1.05 * pca_error
+    assert torch.allclose(model.code_var, torch.from_numpy(pca.explained_variance_).float(), rtol=0.5)
+
+
+def test_linear_autoencoder_refuses_more_codes_than_samples_allow():
+    model = create_model("ae", data_shape=(6,), value_range="real", arch="linear", latent_dim=5, reconstruction_loss="mse")
+    with pytest.raises(GenlabError, match="needs at least that many"):
+        model.initialise_from_data(torch.rand(4, 6))

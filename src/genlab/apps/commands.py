@@ -30,7 +30,9 @@ def add_app_commands(commands) -> None:
     compress.add_argument("run", help="run directory or model folder of an ae, vae, dae or sparse-ae")
     compress.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
     compress.add_argument("-o", "--output", required=True, help="the compressed file to write")
-    compress.add_argument("--step", type=float, default=0.1, help="quantisation step in code standard deviations (default 0.1)")
+    compress.add_argument("--step", type=float, default=0.1,
+                          help="quantisation step in code standard deviations (a linear model's: their root mean "
+                               "square); smaller gives larger, more faithful files (default 0.1)")
     compress.set_defaults(handler=cmd_compress)
 
     decompress = commands.add_parser("decompress", help="decode a file written by genlab compress")

@@ -2,7 +2,8 @@
 
 Each image becomes its code z = encode(x) (a VAE's posterior mean), standardised by the
 code statistics the model keeps (N(0, I) for a VAE), divided by `step` and rounded to
-integers. The integers of all images are laid out dimension by dimension, so that a
+integers. A linear autoencoder's codes share one scale (their mean variance) instead, so
+that the step spends bits where the variance is, as a PCA transform coder does. The integers of all images are laid out dimension by dimension, so that a
 dimension's values sit together, and coded with zlib or LZMA, whichever is smaller.
 `step` is the quality knob: a smaller step keeps more of each code and costs more bytes.
 
@@ -73,7 +74,14 @@ def code_statistics(model) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation that bring the model's codes to about N(0, I)."""
     dims = model.config.latent_dim
     mean = getattr(model, "code_mean", torch.zeros(dims))
-    std = getattr(model, "code_var", torch.ones(dims)).clamp_min(1e-12).sqrt()
+    var = getattr(model, "code_var", torch.ones(dims))
+    if getattr(model.config, "arch", None) == "linear":
+        # A linear autoencoder's decoder is (close to) orthonormal: a unit of any code dimension
+        # costs the same squared error, so one step for all is the right allocation (the
+        # transform coder's reverse water-filling): low-variance dimensions round to zero and cost
+        # almost no bytes. Standardising them would spend as many bits on each as on the largest.
+        var = var.mean().expand(dims)
+    std = var.clamp_min(1e-12).sqrt()
     return mean.detach().float().cpu(), std.detach().float().cpu()
 
 

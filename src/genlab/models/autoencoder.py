@@ -45,7 +45,8 @@ class Autoencoder(LatentModel):
         super().__init__(config)
         self.encoder = encoder_network(config, config.latent_dim)
         self.decoder = decoder_network(config, config.latent_dim)
-        self.criterion = BernoulliLikelihood() if config.reconstruction_loss == "bce" else SquaredError(config.value_range)
+        self.criterion = (BernoulliLikelihood() if config.reconstruction_loss == "bce"
+                          else SquaredError(config.value_range, clip=config.arch == "linear"))
         self.code_activation: nn.Module = nn.Identity()
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_var", torch.ones(config.latent_dim))
@@ -85,6 +86,33 @@ class Autoencoder(LatentModel):
         metrics = self(x, y)
         metrics["mse"] = (self.reconstruct(x) - x).square().mean()
         return metrics
+
+    @torch.no_grad()
+    def initialise_from_data(self, x: torch.Tensor) -> None:
+        """Start a linear, squared-error autoencoder at the principal components of `x` (model inputs).
+
+        PCA is the best linear autoencoder under squared error, and gradient descent reaches
+        its smaller components only slowly; training goes on from there. The code variances
+        start at the components' variances, so sample() works from the first step.
+        """
+        if self.config.arch != "linear" or self.config.reconstruction_loss != "mse":
+            return
+        if not isinstance(self.code_activation, nn.Identity):
+            return  # a code nonlinearity (the sparse autoencoder's) has no closed-form optimum
+        flat = x.flatten(1).double()
+        if self.config.latent_dim > min(flat.shape):
+            raise GenlabError(f"a linear autoencoder with latent_dim {self.config.latent_dim} needs at least that many "
+                              f"features and training samples (got {flat.shape[1]} and {flat.shape[0]})")
+        mean = flat.mean(0)
+        _, singular, directions = torch.linalg.svd(flat - mean, full_matrices=False)
+        components = directions[: self.config.latent_dim]  # (latent_dim, features), orthonormal rows
+        encoder, decoder = self.encoder[-1][-1], self.decoder[0][-1]
+        encoder.weight.copy_(components)
+        encoder.bias.copy_(-components @ mean)
+        decoder.weight.copy_(components.T)
+        decoder.bias.copy_(mean)
+        self.code_mean.zero_()
+        self.code_var.copy_(singular[: self.config.latent_dim].square() / max(len(flat) - 1, 1))
 
     @torch.no_grad()
     def _track_codes(self, code: torch.Tensor) -> None:

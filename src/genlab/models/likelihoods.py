@@ -17,6 +17,9 @@ from torch import nn
 LOG_2PI = math.log(2 * math.pi)
 
 
+RANGES = {"unit": (0.0, 1.0), "symmetric": (-1.0, 1.0)}
+
+
 def squash(output: torch.Tensor, value_range: str) -> torch.Tensor:
     """Map an unbounded output to the data's range."""
     if value_range == "unit":
@@ -61,12 +64,15 @@ class GaussianLikelihood(nn.Module):
 class SquaredError(nn.Module):
     """Sum of squared errors: the plain autoencoder's "mse" criterion (not a normalised likelihood)."""
 
-    def __init__(self, value_range: str):
+    def __init__(self, value_range: str, clip: bool = False):
         super().__init__()
         self.value_range = value_range
+        self.clip = clip  # clip to the data's range instead of squashing: keeps a linear decoder linear inside it
 
     def nll(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # (B,)
         return (self.mean(output) - x).square().flatten(1).sum(1)
 
     def mean(self, output: torch.Tensor) -> torch.Tensor:
+        if self.clip and self.value_range in RANGES:
+            return output.float().clamp(*RANGES[self.value_range])
         return squash(output.float(), self.value_range)

@@ -1,7 +1,9 @@
 """Encoder and decoder networks sized from the data shape.
 
 `arch: mlp` flattens any sample (vectors, images of any size) through fully connected
-layers. `arch: conv` halves an image's height and width with stride-2 convolutions
+layers. `arch: linear` is one linear map each way: the autoencoder whose best fit is
+principal component analysis (Baldi and Hornik 1989), and which the plain autoencoder
+starts from the principal components of its training data (see Autoencoder). `arch: conv` halves an image's height and width with stride-2 convolutions
 until the smaller side is at most 4 (28 -> 14 -> 7 -> 4, 32 -> 16 -> 8 -> 4, 8 -> 4),
 then maps to features; the decoder mirrors it with transposed convolutions whose
 output padding lands exactly on the recorded sizes, so odd sizes such as 7 round-trip.
@@ -25,7 +27,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "silu":
 class NetworkConfig(ModelConfig):
     """Shape of the encoder/decoder pair shared by the autoencoder family."""
 
-    arch: Literal["mlp", "conv"] = "mlp"
+    arch: Literal["mlp", "conv", "linear"] = "mlp"
     latent_dim: int = 16
     hidden: list[int] = field(default_factory=lambda: [512, 256])  # mlp widths, input side first
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])  # conv channels per level
@@ -136,7 +138,8 @@ def encoder_network(config: NetworkConfig, out_features: int) -> nn.Module:
     if config.arch == "conv":
         return ConvEncoder(config.data_shape, config.channels, out_features, config.activation)
     features = math.prod(config.data_shape)
-    return nn.Sequential(nn.Flatten(), mlp([features, *config.hidden, out_features], config.activation))
+    hidden = [] if config.arch == "linear" else config.hidden
+    return nn.Sequential(nn.Flatten(), mlp([features, *hidden, out_features], config.activation))
 
 
 def decoder_network(config: NetworkConfig, in_features: int) -> nn.Module:
@@ -144,7 +147,8 @@ def decoder_network(config: NetworkConfig, in_features: int) -> nn.Module:
     if config.arch == "conv":
         return ConvDecoder(in_features, config.data_shape, config.channels, config.activation)
     features = math.prod(config.data_shape)
+    hidden = [] if config.arch == "linear" else list(reversed(config.hidden))
     return nn.Sequential(
-        mlp([in_features, *reversed(config.hidden), features], config.activation),
+        mlp([in_features, *hidden, features], config.activation),
         nn.Unflatten(1, config.data_shape),
     )

@@ -44,6 +44,9 @@ class Position:
     batch: int = 0
 
 
+INIT_SAMPLES = 20_000  # enough for the principal components of 784 pixels, and seconds to decompose
+
+
 class Trainer:
     def __init__(
         self,
@@ -86,6 +89,9 @@ class Trainer:
         torch.manual_seed(self.seed * 1000 + self.dist.rank)  # each rank draws its own noise
 
         resumed = self._restore() if resume else False
+        if not resumed and hasattr(model, "initialise_from_data"):
+            # a data-dependent start (the linear autoencoder's PCA), before any replica copies the weights
+            model.initialise_from_data(train.preprocessing(train.x[:INIT_SAMPLES]).to(self.device))
         step_fn = model
         if self.dist.active:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
