@@ -3,8 +3,9 @@
 Each image becomes its code z = encode(x) (a VAE's posterior mean), standardised by the
 code statistics the model keeps (N(0, I) for a VAE), divided by `step` and rounded to
 integers. A linear autoencoder's codes share one scale (their mean variance) instead, so
-that the step spends bits where the variance is, as a PCA transform coder does. The integers of all images are laid out dimension by dimension, so that a
-dimension's values sit together, and coded with zlib or LZMA, whichever is smaller.
+that the step spends bits where the variance is, as a PCA transform coder does. The
+integers of all images are laid out dimension by dimension, so that a dimension's values
+sit together, and coded with zlib or LZMA, whichever is smaller.
 `step` is the quality knob: a smaller step keeps more of each code and costs more bytes.
 
 Container format, version 1 (all integers little-endian):

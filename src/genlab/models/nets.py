@@ -2,9 +2,9 @@
 
 `arch: mlp` flattens any sample (vectors, images of any size) through fully connected
 layers. `arch: linear` is one linear map each way: the autoencoder whose best fit is
-principal component analysis (Baldi and Hornik 1989), and which the plain autoencoder
-starts from the principal components of its training data (see Autoencoder). `arch: conv` halves an image's height and width with stride-2 convolutions
-until the smaller side is at most 4 (28 -> 14 -> 7 -> 4, 32 -> 16 -> 8 -> 4, 8 -> 4),
+principal component analysis (Baldi and Hornik 1989); the plain autoencoder starts it
+from the principal components of its training data (see Autoencoder). `arch: conv`
+halves an image's height and width with stride-2 convolutions until the smaller side is at most 4 (28 -> 14 -> 7 -> 4, 32 -> 16 -> 8 -> 4, 8 -> 4),
 then maps to features; the decoder mirrors it with transposed convolutions whose
 output padding lands exactly on the recorded sizes, so odd sizes such as 7 round-trip.
 """
