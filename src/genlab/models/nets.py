@@ -4,9 +4,10 @@
 layers. `arch: linear` is one linear map each way: the autoencoder whose best fit is
 principal component analysis (Baldi and Hornik 1989); the plain autoencoder starts it
 from the principal components of its training data (see Autoencoder). `arch: conv`
-halves an image's height and width with stride-2 convolutions until the smaller side is at most 4 (28 -> 14 -> 7 -> 4, 32 -> 16 -> 8 -> 4, 8 -> 4),
-then maps to features; the decoder mirrors it with transposed convolutions whose
-output padding lands exactly on the recorded sizes, so odd sizes such as 7 round-trip.
+halves an image's height and width with stride-2 convolutions until the smaller side is
+at most 4 (28 -> 14 -> 7 -> 4, 32 -> 16 -> 8 -> 4, 8 -> 4), then maps to features; the
+decoder mirrors it with transposed convolutions whose output padding lands exactly on
+the recorded sizes, so odd sizes such as 7 round-trip.
 """
 
 from __future__ import annotations
