@@ -16,7 +16,7 @@ RESULTS = HERE / "results"
 
 def machine_line(result: dict) -> str:
     m = result["machine"]
-    return (f"Measured on {m['cpu']} ({m['cores']} cores, {m['torch_threads']} torch threads), "
+    return (f"Measured on {m['cpu']} ({m['cores']} cores, {m['torch_threads']} torch thread{'s' if m['torch_threads'] != 1 else ''}), "
             f"torch {m['torch']}, genlab commit {m['genlab_commit'] or '?'}, {m['date']}.")
 
 
