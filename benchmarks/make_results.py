@@ -159,7 +159,7 @@ def sample_quality(result: dict) -> list[str]:
              f"AE/VAE/cVAE: conv, {p['epochs']} epochs; GANs: {p['gan_epochs']} epochs each. Mean ± {p['spread']}; "
              "n = seeds measured. FID and KID: lower is better; the rest: higher is better. Train s: training seconds on this "
              "machine (mean; AE and VAE rows serve two generators each).", ""]
-    for dataset, generators in result["summary"].items():
+    for dataset, generators in sorted(result["summary"].items(), key=lambda item: item[0] != "mnist"):  # MNIST first
         lines += [f"**{dataset}**", "",
                   "| generator | n | FID | KID | classifier score | precision | recall | density | coverage | class entropy | train s |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
