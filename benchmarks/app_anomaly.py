@@ -19,7 +19,7 @@ Protocol
   once; a rerun under the same protocol skips the cells already there (`--fresh` starts over).
 
 Run:  python benchmarks/app_anomaly.py            (pip install -e ".[bench]" for PyOD)
-      python benchmarks/app_anomaly.py --classes 0 1 --datasets mnist   (a quick look)
+      python benchmarks/app_anomaly.py --fresh --classes 0 1 --datasets mnist   (a quick look; replaces the table)
 """
 
 from __future__ import annotations
@@ -132,8 +132,9 @@ def main() -> None:
     }
     path = RESULTS / "app_anomaly.json"
     state = json.loads(path.read_text()) if path.is_file() and not args.fresh else {}
-    if state.get("protocol") != json.loads(json.dumps(protocol)):
-        state = {}  # measured under other settings: its cells cannot be mixed with these
+    if state and state.get("protocol") != json.loads(json.dumps(protocol)):
+        raise SystemExit("results/app_anomaly.json was measured under other settings (classes, methods' settings or "
+                         "PyOD version); rerun with those, or --fresh to start the table over")
     state.update({"benchmark": "app_anomaly", "protocol": protocol})
 
     def save() -> None:
