@@ -33,6 +33,7 @@ from genlab.train.metrics import MetricsLog
 from genlab.train.optim import build_optimizer, build_scheduler
 
 EVAL_SEED_OFFSET = 7919  # validation noise is seeded apart from the training stream
+INIT_SAMPLES = 20_000  # enough for the principal components of 784 pixels, and seconds to decompose
 
 
 @dataclass
@@ -42,9 +43,6 @@ class Position:
     step: int = 0
     epoch: int = 0
     batch: int = 0
-
-
-INIT_SAMPLES = 20_000  # enough for the principal components of 784 pixels, and seconds to decompose
 
 
 class Trainer:
