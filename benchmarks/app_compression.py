@@ -3,7 +3,7 @@
 Protocol
 - Data: the 10,000 official test images of MNIST and Fashion-MNIST (8-bit grey, 28x28).
 - genlab: the autoencoders in CODECS, trained on genlab's 54,000-image training split
-  (seed 0, `--epochs`), then `genlab.apps.compress` at each quantisation step in STEPS
+  (seed 0, `--epochs`), then `genlab.apps.codec` at each quantisation step in STEPS
   over all 10,000 images in one file; bytes per image = file size / 10,000.
 - JPEG and WebP (Pillow): each image saved as its own file, as a user would store them,
   at each quality in QUALITIES (WebP: method 6, lossy); bytes per image = mean file size.
@@ -32,7 +32,8 @@ from PIL import Image
 
 import genlab
 from genlab.apps import compress, decompress
-from genlab.apps.inputs import to_model_space, to_pixels
+from genlab.apps.inputs import to_model_space
+from genlab.apps.outputs import to_pixels
 from genlab.data import ensure_named_dataset, get_named_dataset, load_dataset
 from genlab.eval.reconstruction import ssim
 

@@ -5,7 +5,7 @@ Protocol
   10,000 by default).
 - Holes: a centre square (14x14 of 28x28), the lower half, and 50% of the pixels at
   random (a fresh draw per image, seed 0).
-- genlab: `genlab.apps.inpaint` with the models in MODELS, trained on genlab's
+- genlab: `genlab.apps.inpainting` with the models in MODELS, trained on genlab's
   54,000-image training split (seed 0, `--epochs`, cosine schedule); `--steps`
   optimisation steps on the codes.
 - Baseline: `skimage.restoration.inpaint_biharmonic`, image by image.

@@ -28,7 +28,8 @@ from sklearn.decomposition import PCA
 import genlab
 from genlab.data import ensure_named_dataset, get_named_dataset
 from genlab.data.model_inputs import model_inputs
-from genlab.eval.probes import encode_all, probe_accuracy
+from genlab.eval.probes import probe_accuracy
+from genlab.models.inference import encode_all
 
 MODELS = ("ae", "sparse-ae", "vae", "supervised-ae")
 
@@ -54,7 +55,7 @@ def main() -> None:
                 train_seconds = time.perf_counter() - started
                 train_x, train_y = model_inputs(model, dataset, "train", args.probe_train)
                 test_x, test_y = model_inputs(model, dataset, "test")
-                scores = probe_accuracy(encode_all(model, train_x), train_y.numpy(), encode_all(model, test_x), test_y.numpy())
+                scores = probe_accuracy(encode_all(model, train_x).numpy(), train_y.numpy(), encode_all(model, test_x).numpy(), test_y.numpy())
                 rows[name] = {**scores, "train_seconds": round(train_seconds, 1), "uses_labels": name == "supervised-ae"}
                 print(dataset, name, rows[name], flush=True)
         # baselines on the images as the unsupervised models see them ([0, 1] pixels)

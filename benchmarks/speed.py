@@ -30,12 +30,12 @@ from pathlib import Path
 import torch
 from _common import machine, mirror_for, write_result
 
-from genlab.config import TrainConfig
 from genlab.data import BatchLoader, ensure_named_dataset, get_named_dataset, load_dataset
 from genlab.models import create_model, get_model_class
 from genlab.runs import RunDirectory
-from genlab.train import Trainer
-from genlab.train.distributed import resolve_precision
+from genlab.training import Trainer
+from genlab.training.config import TrainConfig
+from genlab.training.distributed import resolve_precision
 
 # family -> (model name, settings); the defaults a user gets, except where named
 FAMILIES = {

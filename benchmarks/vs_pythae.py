@@ -165,8 +165,8 @@ def main() -> None:
 
     from _common import machine, mirror_for, write_result
 
-    from genlab.config import DataConfig
     from genlab.data import ensure_named_dataset, get_named_dataset, load_dataset
+    from genlab.data.config import DataConfig
 
     ensure_named_dataset(get_named_dataset("mnist"), mirror=args.mirror or mirror_for("mnist"))
     data = load_dataset(DataConfig(name="mnist", binarize="static"))

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 import genlab
 from genlab.apps import AnomalyDetector, Embedder, compress, decompress, denoise, inpaint
-from genlab.apps.compress import model_sha256
+from genlab.apps.codec import model_sha256
 from genlab.apps.latent import grid_codes, interpolation_codes, traversal_codes
 from genlab.data.corruption import corrupt
 from genlab.errors import GenlabError

@@ -103,7 +103,7 @@ BAD_INPUT = {
                      "shape 1x9x9 but the model was trained on 1x8x8"),
     "corrupt weights": (lambda run, tmp: ["sample", damaged_weights(run, tmp), "-o", tmp / "o.png"], "damaged or truncated"),
     "missing run directory": (lambda run, tmp: ["sample", tmp / "no-such-run", "-o", tmp / "o.png"], "not found"),
-    "bad output type": (lambda run, tmp: ["sample", run, "-o", tmp / "o.jpg"], "must end in .png, .npy, .csv"),
+    "bad output type": (lambda run, tmp: ["sample", run, "-o", tmp / "o.jpg"], "must end in (a folder), .png, .npy, .csv"),
     "existing run directory": (lambda run, tmp: ["train", "vae", "--run-dir", run], "already exists"),
 }
 

@@ -9,9 +9,10 @@ from conftest import QUICK
 
 import genlab
 from genlab.errors import GenlabError
-from genlab.eval.features import reference_classifier_dir
-from genlab.samplers import GaussianMixtureSampler
-from genlab.train.metrics import read_metrics
+from genlab.models.mixture import GaussianMixtureSampler
+from genlab.models.reference import reference_classifier_dir
+from genlab.runs import RunDirectory
+from genlab.training.metrics import read_metrics
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def test_cli_gmm_sampler_is_fitted_once_and_cached(tmp_path, cli):
 
 
 def test_gan_logs_the_class_histogram_of_its_samples(classifier_run, tmp_path):
-    shutil.copytree(classifier_run, reference_classifier_dir("digits"))  # the dataset's reference classifier
+    shutil.copytree(RunDirectory(classifier_run).model_dir, reference_classifier_dir("digits"))  # the reference classifier
     run = tmp_path / "cgan"
     genlab.train("cgan", "digits", epochs=2, run_dir=run, progress=False, overrides=[*QUICK, "model.width=8"])
     logged = [r for r in read_metrics(run / "metrics.jsonl") if r["split"] == "train"]

@@ -1,8 +1,9 @@
 import pytest
 import yaml
 
-from genlab.config import dump_yaml, resolve_run_config
 from genlab.errors import GenlabError
+from genlab.run_config import resolve_run_config
+from genlab.settings import dump_yaml
 
 
 def test_overrides_are_typed_and_applied_last(tmp_path):

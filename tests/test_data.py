@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from genlab.config import DataConfig
 from genlab.data import BatchLoader, load_dataset
+from genlab.data.config import DataConfig
 from genlab.data.corruption import corrupt
 from genlab.data.preprocessing import Preprocessing, fit_preprocessing
 from genlab.data.readers import read_cifar_records

@@ -9,10 +9,11 @@ import torch
 from conftest import QUICK
 from test_models import linear_gaussian_vae
 
-from genlab.eval.features import reference_classifier_dir, weights_sha256
 from genlab.eval.likelihood import likelihood_metrics
 from genlab.eval.probes import probe_accuracy
 from genlab.eval.reconstruction import psnr, ssim
+from genlab.models.base import weights_sha256
+from genlab.models.reference import reference_classifier_dir
 
 QUICK_SET = [arg for setting in QUICK for arg in ("--set", setting)]
 

@@ -13,7 +13,7 @@ import genlab
 from genlab.errors import GenlabError
 from genlab.models import create_model
 from genlab.models.gan import discriminator_loss, generator_loss
-from genlab.train.checkpoint import load_checkpoint
+from genlab.training.checkpoint import load_checkpoint
 
 
 def softplus(v):

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from genlab.config import TrainConfig
-from genlab.train.optim import build_optimizer, build_scheduler, lr_factor
+from genlab.training.config import TrainConfig
+from genlab.training.optim import build_optimizer, build_scheduler, lr_factor
 
 
 def test_schedules_follow_their_formulas():

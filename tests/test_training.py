@@ -15,8 +15,8 @@ import genlab
 from genlab.errors import TrainingDivergedError
 from genlab.models import register_model
 from genlab.models.autoencoder import Autoencoder
-from genlab.train.checkpoint import load_checkpoint
-from genlab.train.metrics import read_metrics
+from genlab.training.checkpoint import load_checkpoint
+from genlab.training.metrics import read_metrics
 
 
 def records(run, split):

@@ -1,22 +1,30 @@
-"""The Python API: genlab.train(...) and genlab.load(run_dir)."""
+"""The Python API: genlab.train(...) and genlab.load(run_dir), and what they share with the CLI."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genlab.config import RunConfig, resolve_run_config
+from genlab import log
 from genlab.data.batches import BatchLoader
+from genlab.data.config import DataConfig
 from genlab.data.dataset import Dataset, load_dataset
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, get_model_class, load_model
-from genlab.plots import plot_training_curves
+from genlab.models.reference import load_reference_classifier
+from genlab.run_config import RunConfig, resolve_run_config
 from genlab.runs import RunDirectory, default_run_dir, model_dir_of
-from genlab.train.distributed import Distributed, init_distributed
-from genlab.train.trainer import Trainer
+from genlab.settings import build_dataclass
+from genlab.training.curves import plot_training_curves
+from genlab.training.distributed import Distributed, init_distributed
+from genlab.training.monitors import ClassBalanceMonitor
+from genlab.training.trainer import Monitor, Trainer
+
+logger = logging.getLogger(__name__)
 
 
 def train(
@@ -29,6 +37,7 @@ def train(
     overrides: Sequence[str] | Mapping[str, Any] = (),
     resume: bool = False,
     progress: bool = True,
+    monitors: Sequence[Monitor] | None = None,
 ) -> GenerativeModel:
     """Train a model and write its run directory; return the trained model.
 
@@ -38,11 +47,17 @@ def train(
 
     `config` is a YAML file or a dict with model/data/train/seed sections; `overrides`
     are "section.key=value" strings or a {"section.key": value} dict, applied last.
-    Under `torchrun` every process calls this and only rank 0 writes.
+    `monitors` are callables model -> dict logged beside the losses (default: the
+    collapse diagnostic for generators whose dataset has a reference classifier).
+    Messages go to the `genlab` logger; with `progress` they are shown on stderr unless
+    the program has configured logging. Under `torchrun` every process calls this and
+    only rank 0 writes.
     """
+    if progress:
+        log.show_messages()
     distributed = init_distributed()
     try:
-        trained = _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress)
+        trained = _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress, monitors)
     except BaseException:
         distributed.close(wait=False)  # torchrun stops the other ranks; do not wait for them
         raise
@@ -50,7 +65,7 @@ def train(
     return trained
 
 
-def _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress) -> GenerativeModel:
+def _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress, monitors) -> GenerativeModel:
     if resume:
         if run_dir is None:
             raise GenlabError("resume needs the run directory to continue (--resume RUN_DIR)")
@@ -75,21 +90,34 @@ def _train(distributed, model, data, epochs, run_dir, config, overrides, resume,
     elif distributed.is_main:
         run.write_config(tree)  # records a changed epoch count or other train settings
 
-    if distributed.is_main and run_config.train.progress:
-        print(f"{'resuming' if resume else 'training'} {run_config.model_name} on {run_config.data.name}: {run.root}")
-    trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed)
+    announce = distributed.is_main and run_config.train.progress
+    if announce:
+        logger.info(f"{'resuming' if resume else 'training'} {run_config.model_name} on {run_config.data.name}: {run.root}")
+    trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed,
+                      monitors=default_monitors(trained) if monitors is None else monitors)
     loaders = make_loaders(dataset, run_config, trainer.device, distributed)
     trainer.fit(*loaders, resume=resume)
     if distributed.is_main:
-        plot_training_curves(run.metrics_path, run.root / "curves.png")
-    if distributed.is_main and run_config.train.progress:
-        print(f"done: model in {run.model_dir}, grids in {run.samples_dir}, curves in {run.root / 'curves.png'}")
+        plot_training_curves(run.metrics_path, run.curves_path)
+    if announce:
+        logger.info(f"done: model in {run.model_dir}, grids in {run.samples_dir}, curves in {run.curves_path}")
     return trained
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
-    """Load the model of a run directory (or a model folder) in eval mode."""
-    return load_model(model_dir_of(path), device=device)
+    """Load the model of a run directory (or a model folder) in eval mode, on `device` (cpu, cuda, cuda:N, mps)."""
+    return load_model(model_dir_of(path), device=_checked_device(device))
+
+
+def default_monitors(model: GenerativeModel) -> list[Monitor]:
+    """The collapse diagnostic for a generator whose dataset has a reference classifier (and that asks for it)."""
+    samples = getattr(model.config, "monitor_samples", 0)
+    if not (model.capabilities.samples and model.capabilities.images) or samples <= 0:
+        return []
+    classifier = load_reference_classifier(model.config.dataset)
+    if classifier is None or tuple(classifier.config.data_shape) != tuple(model.config.data_shape):
+        return []
+    return [ClassBalanceMonitor(classifier, samples)]
 
 
 def build_model(run_config: RunConfig, dataset: Dataset) -> GenerativeModel:
@@ -119,6 +147,28 @@ def make_loaders(
         val = BatchLoader(dataset.val.x, dataset.val.y, dataset.preprocessing, batch_size=max(batch_size, 256),
                           shuffle=False, drop_last=False, **common)
     return train, val
+
+
+def run_data_config(path: str | Path | None, model: GenerativeModel) -> DataConfig:
+    """The data section a run was trained with; for a bare model folder, its dataset's defaults."""
+    run = RunDirectory.find(path) if path is not None else None
+    if run is not None:
+        return build_dataclass(DataConfig, run.read_config().get("data") or {}, "data")
+    if not model.config.dataset:
+        raise GenlabError("this model does not record its training data; name the data to use (--data)")
+    return DataConfig(name=model.config.dataset)
+
+
+def _checked_device(device: str | torch.device) -> torch.device:
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise GenlabError(f"unknown device '{device}' (use cpu, cuda, cuda:N or mps)") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise GenlabError(f"device {device} asked for, but no CUDA GPU is visible; use --device cpu")
+    if chosen.type == "mps" and not torch.backends.mps.is_available():
+        raise GenlabError("device mps asked for, but MPS is not available; use --device cpu")
+    return chosen
 
 
 def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed, image_range: str) -> Dataset:

@@ -9,8 +9,11 @@ catch the class.
 from __future__ import annotations
 
 
-class GenlabError(Exception):
-    """A problem with the user's input or environment, described in one line."""
+class GenlabError(ValueError):
+    """A problem with the user's input or environment, described in one line.
+
+    A ValueError, so that callers written for scikit-learn-style estimators catch it too.
+    """
 
     exit_code = 2
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from genlab.errors import GenlabError
 
 
 @contextlib.contextmanager
@@ -56,8 +59,6 @@ def fsync_directory(directory: Path) -> None:
 
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file's bytes, read in blocks."""
-    import hashlib
-
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
@@ -66,12 +67,16 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def check_output_path(text: str | os.PathLike, suffixes: Sequence[str]) -> Path:
-    """Refuse an output path before any work: a suffix not in `suffixes` ("" = a folder) or a missing parent."""
-    from genlab.errors import GenlabError
+    """Refuse an output path before any work: a suffix not in `suffixes` ("" = a folder), or a file in the way.
 
+    Missing parent folders are fine: they are created when the output is written.
+    """
     path = Path(text)
     if path.suffix.lower() not in suffixes:
         raise GenlabError(f"output '{text}' must end in {', '.join(s or '(a folder)' for s in suffixes)}")
-    if path.parent != Path("") and not path.parent.is_dir():
-        raise GenlabError(f"output folder '{path.parent}' does not exist")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise GenlabError(f"output '{text}': '{parent}' is a file, not a folder")
+            break
     return path

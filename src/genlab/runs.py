@@ -8,6 +8,12 @@
       samples/             epoch_NNN_samples.png, epoch_NNN_reconstructions.png
       curves.png           losses against the step
       tensorboard/         when TensorBoard is installed
+      eval.json            the latest results of `genlab eval`
+      samplers/            ex-post samplers fitted to the model's codes (gmm-K.npz)
+      detector.json        an anomaly detector's score and threshold (`genlab detect fit`)
+      report.html          `genlab report`
+
+`RunDirectory` is the only code that spells these names; everything else asks it.
 """
 
 from __future__ import annotations
@@ -17,21 +23,37 @@ from pathlib import Path
 
 import yaml
 
-from genlab.config import dump_yaml
 from genlab.errors import GenlabError
 from genlab.files import write_text_atomic
+from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION  # what makes a folder a saved model
+from genlab.settings import dump_yaml
+
+CONFIG_FILE = "config.yaml"
+MODEL_FOLDER = "model"
 
 
 class RunDirectory:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    config_path = property(lambda self: self.root / "config.yaml")
-    model_dir = property(lambda self: self.root / "model")
+    config_path = property(lambda self: self.root / CONFIG_FILE)
+    model_dir = property(lambda self: self.root / MODEL_FOLDER)
     checkpoint_path = property(lambda self: self.root / "checkpoints" / "last.pt")
     metrics_path = property(lambda self: self.root / "metrics.jsonl")
     samples_dir = property(lambda self: self.root / "samples")
+    curves_path = property(lambda self: self.root / "curves.png")
     tensorboard_dir = property(lambda self: self.root / "tensorboard")
+    eval_path = property(lambda self: self.root / "eval.json")
+    detector_path = property(lambda self: self.root / "detector.json")
+    report_path = property(lambda self: self.root / "report.html")
+
+    def preview_path(self, epoch: int, name: str) -> Path:
+        """The grid of `name` (samples, reconstructions) drawn at the end of `epoch`."""
+        return self.samples_dir / f"epoch_{epoch:03d}_{name}.png"
+
+    def sampler_path(self, name: str, components: int) -> Path:
+        """An ex-post sampler fitted to the model's codes, e.g. gmm with 10 components."""
+        return self.root / "samplers" / f"{name}-{components}.npz"
 
     @classmethod
     def create(cls, root: str | Path, config_tree: dict) -> RunDirectory:
@@ -51,8 +73,14 @@ class RunDirectory:
         if not run.root.is_dir():
             raise GenlabError(f"run directory '{run.root}' not found")
         if not run.config_path.is_file():
-            raise GenlabError(f"'{run.root}' is not a genlab run directory (no config.yaml)")
+            raise GenlabError(f"'{run.root}' is not a genlab run directory (no {CONFIG_FILE})")
         return run
+
+    @classmethod
+    def find(cls, path: str | Path) -> RunDirectory | None:
+        """The run directory at `path`, or None when `path` is something else (such as a bare model folder)."""
+        run = cls(path)
+        return run if run.config_path.is_file() else None
 
     def write_config(self, config_tree: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -60,9 +88,12 @@ class RunDirectory:
 
     def read_config(self) -> dict:
         try:
-            return yaml.safe_load(self.config_path.read_text()) or {}
-        except yaml.YAMLError:
+            tree = yaml.safe_load(self.config_path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError):
             raise GenlabError(f"{self.config_path} is not valid YAML") from None
+        if not isinstance(tree, dict):
+            raise GenlabError(f"{self.config_path} must hold a mapping with model, data, train and seed keys")
+        return tree
 
 
 def default_run_dir(model_name: str, data_name: str, parent: str | Path = "runs") -> Path:
@@ -81,10 +112,11 @@ def model_dir_of(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise GenlabError(f"run directory '{path}' not found")
-    if (path / "model" / "config.json").is_file():
-        return path / "model"
-    if (path / "config.json").is_file():
+    run = RunDirectory(path)
+    if (run.model_dir / MODEL_DESCRIPTION).is_file():
+        return run.model_dir
+    if (path / MODEL_DESCRIPTION).is_file():
         return path
-    if (path / "config.yaml").is_file():
-        raise GenlabError(f"run '{path}' has no saved model yet (model/ is written at the end of each epoch)")
+    if run.config_path.is_file():
+        raise GenlabError(f"run '{path}' has no saved model yet ({MODEL_FOLDER}/ is written at the end of each epoch)")
     raise GenlabError(f"'{path}' is neither a genlab run directory nor a model folder")

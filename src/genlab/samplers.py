@@ -1,100 +1,34 @@
-"""Ex-post latent samplers: a density fitted to the codes of training data.
+"""How a run's model generates: from its own prior, or from a mixture fitted to its training codes.
 
-A plain autoencoder has no prior to sample from, and a VAE's aggregate posterior rarely
-matches its N(0, I) prior. Fitting a Gaussian mixture to the codes of the training set
-after training, and decoding draws from it, turns the first into a generator and
-sharpens the second (Ghosh et al. 2020, "From variational to deterministic autoencoders";
-pythae's GMM sampler). The mixture is stored as plain arrays (.npz), never pickled.
+    samples = draw_samples(model, run, 64, sampler="gmm", generator=torch.Generator().manual_seed(0))
+
+The mixture of a run directory is fitted once for its current weights and cached beside
+them (RUN/samplers/gmm-K.npz, tagged with the weights' SHA-256); a bare model folder
+refits it each time.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
-from genlab.files import atomic_path
+from genlab.models.base import GenerativeModel, weights_sha256
+from genlab.models.inference import BATCH_SIZE
+from genlab.models.mixture import GaussianMixtureSampler
+from genlab.runs import RunDirectory, model_dir_of
+
+SAMPLERS = ("prior", "gmm")
 
 
-class GaussianMixtureSampler:
-    """Fit with `fit(model, inputs)`; draw data with `sample(model, count)`."""
-
-    def __init__(self, components: int = 10, seed: int = 0):
-        if components < 1:
-            raise GenlabError(f"a Gaussian mixture needs at least one component (got {components})")
-        self.components = components
-        self.seed = seed
-
-    @torch.no_grad()
-    def fit(self, model, inputs: torch.Tensor, batch_size: int = 1024) -> GaussianMixtureSampler:
-        """Encode `inputs` (preprocessed like the training data) and fit the mixture to the codes."""
-        from sklearn.mixture import GaussianMixture
-
-        codes = torch.cat([model.encode(batch.to(model.device)).double().cpu() for batch in inputs.split(batch_size)]).numpy()
-        if len(codes) < self.components:
-            raise GenlabError(f"{len(codes)} codes are too few for {self.components} mixture components")
-        mixture = GaussianMixture(self.components, covariance_type="full", random_state=self.seed, reg_covar=1e-5)
-        mixture.fit(codes)
-        self.weights_ = mixture.weights_
-        self.means_ = mixture.means_
-        self.covariances_ = mixture.covariances_
-        return self
-
-    def sample_codes(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(count, latent_dim) codes drawn from the mixture."""
-        weights = torch.as_tensor(self.weights_, dtype=torch.float64)
-        means = torch.as_tensor(self.means_, dtype=torch.float64)
-        factors = torch.linalg.cholesky(torch.as_tensor(self.covariances_, dtype=torch.float64))
-        component = torch.multinomial(weights, count, replacement=True, generator=generator)
-        noise = torch.randn(count, means.shape[1], 1, generator=generator, dtype=torch.float64)
-        return (means[component] + (factors[component] @ noise).squeeze(2)).float()
-
-    def log_density(self, codes: torch.Tensor) -> torch.Tensor:
-        """log of the mixture's density at each of `codes` (N, latent_dim), (N,) in float64."""
-        codes = torch.as_tensor(codes, dtype=torch.float64)
-        means = torch.as_tensor(self.means_, dtype=torch.float64)  # (K, D)
-        factors = torch.linalg.cholesky(torch.as_tensor(self.covariances_, dtype=torch.float64))  # (K, D, D)
-        centred = (codes.unsqueeze(0) - means.unsqueeze(1)).unsqueeze(-1)  # (K, N, D, 1)
-        whitened = torch.linalg.solve_triangular(factors.unsqueeze(1), centred, upper=False).squeeze(-1)  # (K, N, D)
-        log_det = 2 * torch.log(torch.diagonal(factors, dim1=-2, dim2=-1)).sum(-1)  # (K,)
-        dims = means.shape[1]
-        log_components = -0.5 * (whitened.square().sum(-1) + log_det.unsqueeze(1) + dims * np.log(2 * np.pi))
-        log_weights = torch.log(torch.as_tensor(self.weights_, dtype=torch.float64)).unsqueeze(1)
-        return torch.logsumexp(log_weights + log_components, dim=0)
-
-    @torch.no_grad()
-    def sample(self, model, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """`count` new samples: mixture codes decoded by `model`."""
-        return model.decode(self.sample_codes(count, generator).to(model.device))
-
-    def save(self, path: str | Path, model_digest: str = "") -> Path:
-        path = Path(path)
-        with atomic_path(path) as scratch, open(scratch, "wb") as handle:
-            np.savez(handle, weights=self.weights_, means=self.means_, covariances=self.covariances_,
-                     model_digest=np.array(model_digest))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> tuple[GaussianMixtureSampler, str]:
-        """The sampler saved at `path` and the digest of the model it was fitted for."""
-        with np.load(path, allow_pickle=False) as arrays:
-            sampler = cls(components=len(arrays["weights"]))
-            sampler.weights_, sampler.means_ = arrays["weights"], arrays["means"]
-            sampler.covariances_ = arrays["covariances"]
-            return sampler, str(arrays["model_digest"])
-
-
-def run_gmm_sampler(path: str | Path, model, components: int = 10) -> GaussianMixtureSampler:
-    """A run's mixture for its current weights (cached in RUN/samplers/gmm-K.npz), fitted on first use."""
-    from genlab.data.model_inputs import model_inputs
-    from genlab.eval.features import weights_sha256
-    from genlab.runs import model_dir_of
-
-    path = Path(path)
+def run_gmm_sampler(path: str | Path, model: GenerativeModel, components: int = 10) -> GaussianMixtureSampler:
+    """A run's mixture for its current weights (cached in the run directory), fitted on first use."""
+    model.require("label_free_codes", "sample from a mixture fitted to its codes (--sampler gmm)")
     digest = weights_sha256(model_dir_of(path))
-    cache = path / "samplers" / f"gmm-{components}.npz" if (path / "config.yaml").is_file() else None
+    run = RunDirectory.find(path)
+    cache = run.sampler_path("gmm", components) if run is not None else None
     if cache is not None and cache.is_file():
         sampler, fitted_for = GaussianMixtureSampler.load(cache)
         if fitted_for == digest:
@@ -107,3 +41,27 @@ def run_gmm_sampler(path: str | Path, model, components: int = 10) -> GaussianMi
         cache.parent.mkdir(exist_ok=True)
         sampler.save(cache, digest)
     return sampler
+
+
+@torch.no_grad()
+def draw_samples(model: GenerativeModel, run: str | Path, count: int, *, sampler: str = "prior", components: int = 10,
+                 generator: torch.Generator | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """`count` new samples in model space, float32 on the CPU, drawn in batches."""
+    model.require("samples", "generate samples")
+    if count < 1:
+        raise GenlabError(f"the number of samples must be at least 1 (got {count})")
+    if sampler not in SAMPLERS:
+        raise GenlabError(f"unknown sampler '{sampler}' (choose from {', '.join(SAMPLERS)})")
+    if sampler == "gmm":
+        if labels is not None:
+            raise GenlabError("the gmm sampler draws from all classes; drop the class")
+        mixture = run_gmm_sampler(run, model, components)
+        draw = lambda n, _: mixture.sample(model, n, generator)  # noqa: E731
+    else:
+        draw = lambda n, chosen: model.sample(n, generator, chosen)  # noqa: E731
+    parts = []
+    for start in range(0, count, BATCH_SIZE):
+        size = min(BATCH_SIZE, count - start)
+        chosen = labels[start : start + size] if labels is not None else None
+        parts.append(draw(size, chosen).float().cpu())
+    return torch.cat(parts)

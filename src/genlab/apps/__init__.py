@@ -1,10 +1,16 @@
 """What trained models are used for: compression, denoising, inpainting, anomaly detection,
-embeddings and latent-space maps. Each takes a loaded model, never a trainer."""
+embeddings, latent-space maps, and samples written to files. Each takes a loaded model,
+never a trainer. The names below load on first use."""
 
-from genlab.apps.anomaly import AnomalyDetector
-from genlab.apps.compress import compress, decompress
-from genlab.apps.denoise import denoise
-from genlab.apps.embed import Embedder
-from genlab.apps.inpaint import inpaint
+from genlab.exports import lazy_exports
 
-__all__ = ["AnomalyDetector", "Embedder", "compress", "decompress", "denoise", "inpaint"]
+_EXPORTS = {
+    "AnomalyDetector": "genlab.apps.anomaly",
+    "Embedder": "genlab.apps.embed",
+    "compress": "genlab.apps.codec",
+    "decompress": "genlab.apps.codec",
+    "denoise": "genlab.apps.denoising",
+    "inpaint": "genlab.apps.inpainting",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -28,18 +28,28 @@ same scores, and `draws` and `k` set how much a record's score varies with the d
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from genlab.api import load, train
+from genlab.apps.fitting import fit_on_arrays
+from genlab.apps.inputs import read_inputs, to_model_space
+from genlab.apps.outputs import write_scores
+from genlab.data.config import DataConfig
+from genlab.data.dataset import load_dataset
+from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
-from genlab.files import write_text_atomic
+from genlab.files import check_output_path, write_text_atomic
+from genlab.models.inference import run_batched
+from genlab.models.mixture import GaussianMixtureSampler
+from genlab.runs import RunDirectory
+from genlab.settings import build_dataclass
 
 SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
-DETECTOR_FILE = "detector.json"
-BATCH = 500
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
 
 
@@ -77,8 +87,6 @@ class AnomalyDetector:
 
     def fit(self, X, y=None, run_dir: str | Path | None = None) -> AnomalyDetector:
         """Train the model on X (y is ignored) and set the threshold from X's scores."""
-        from genlab.apps.fitting import fit_on_arrays
-
         self._check_settings()
         overrides = {"model.latent_dim": self.latent_dim, "model.arch": self.arch, "model.hidden": list(self.hidden),
                      "train.epochs": self.epochs, "train.batch_size": self.batch_size, "train.lr": self.lr}
@@ -94,8 +102,6 @@ class AnomalyDetector:
         return detector._calibrate(model, X_normal)
 
     def _calibrate(self, model, X) -> AnomalyDetector:
-        from genlab.apps.inputs import to_model_space
-
         return self.calibrate_on_inputs(model, to_model_space(model, np.asarray(X), "X"))
 
     def calibrate_on_inputs(self, model, inputs: torch.Tensor) -> AnomalyDetector:
@@ -104,12 +110,10 @@ class AnomalyDetector:
         self.score_ = resolve_score(self.score, model)
         self.n_features_in_ = int(np.prod(model.config.data_shape))
         if self.score_ == "latent":
-            from genlab.samplers import GaussianMixtureSampler
-
             components = min(self.components, max(1, len(inputs) // 2))
             self.density_ = GaussianMixtureSampler(components, seed=self.random_state).fit(model, inputs)
         if self.score_ == "weighted-reconstruction":
-            squared = torch.cat([self._squared_errors(inputs[start : start + BATCH]) for start in range(0, len(inputs), BATCH)])
+            squared = run_batched(self._squared_errors, inputs, device=model.device)
             variance = squared.mean(0)
             self.residual_variance_ = (variance + RESIDUAL_FLOOR * variance.mean()).clamp_min(1e-12)  # a perfect fit too
         self.decision_scores_ = self._scores(inputs)
@@ -121,8 +125,6 @@ class AnomalyDetector:
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per record, (N,): higher = more anomalous."""
-        from genlab.apps.inputs import to_model_space
-
         self._check_fitted()
         return self._scores(to_model_space(self.model_, np.asarray(X), "X"))
 
@@ -148,22 +150,19 @@ class AnomalyDetector:
             return self._draw_scores(inputs)
 
     def _draw_scores(self, inputs: torch.Tensor) -> np.ndarray:
+        return run_batched(self._batch_scores, inputs, device=self.model_.device).double().numpy()
+
+    def _batch_scores(self, x: torch.Tensor) -> torch.Tensor:
         model = self.model_
-        parts = []
-        for start in range(0, len(inputs), BATCH):
-            x = inputs[start : start + BATCH].to(model.device)
-            if self.score_ == "reconstruction":
-                value = self._squared_errors(x).sum(1)
-            elif self.score_ == "weighted-reconstruction":
-                value = (self._squared_errors(x) / self.residual_variance_.to(x.device)).sum(1)
-            elif self.score_ == "elbo":
-                value = -torch.stack([model.elbo(x) for _ in range(self.draws)]).mean(0)
-            elif self.score_ == "nll":
-                value = -model.log_likelihood(x, k=self.k)
-            else:
-                value = -self.density_.log_density(model.encode(x).double().cpu())
-            parts.append(value.double().cpu())
-        return torch.cat(parts).numpy()
+        if self.score_ == "reconstruction":
+            return self._squared_errors(x).sum(1)
+        if self.score_ == "weighted-reconstruction":
+            return (self._squared_errors(x) / self.residual_variance_.to(x.device)).sum(1)
+        if self.score_ == "elbo":
+            return -torch.stack([model.elbo(x).double() for _ in range(self.draws)]).mean(0)
+        if self.score_ == "nll":
+            return -model.log_likelihood(x, k=self.k).double()
+        return -self.density_.log_density(model.encode(x).double().cpu())
 
     @torch.no_grad()
     def _squared_errors(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,22 +183,19 @@ class AnomalyDetector:
         if self.score_ == "latent":
             state["mixture"] = {"weights": self.density_.weights_.tolist(), "means": self.density_.means_.tolist(),
                                 "covariances": self.density_.covariances_.tolist()}
-        path = Path(run_dir) / DETECTOR_FILE
+        path = RunDirectory(run_dir).detector_path
         write_text_atomic(path, json.dumps(state, indent=2) + "\n")
         return path
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> AnomalyDetector:
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> AnomalyDetector:
         """The detector saved by `genlab detect fit` (or save()) in a run directory."""
-        import genlab
-        from genlab.samplers import GaussianMixtureSampler
-
-        path = Path(run_dir) / DETECTOR_FILE
+        path = RunDirectory(run_dir).detector_path
         if not path.is_file():
-            raise GenlabError(f"{run_dir} has no {DETECTOR_FILE}; make it with `genlab detect fit --run-dir {run_dir}`")
+            raise GenlabError(f"{run_dir} has no {path.name}; make it with `genlab detect fit --run-dir {run_dir}`")
+        model = load(run_dir, device=device)
         try:
             state = json.loads(path.read_text())
-            model = genlab.load(run_dir)
             detector = cls(model=model.model_name, contamination=state["contamination"], score=state["score"],
                            k=state["k"], draws=state["draws"], random_state=state["random_state"])
             detector.model_, detector.score_, detector.threshold_ = model, state["score"], float(state["threshold"])
@@ -238,12 +234,51 @@ class AnomalyDetector:
 
 def resolve_score(score: str, model) -> str:
     """The score `auto` stands for, and a check that the model can give the one asked for."""
-    from genlab.eval.likelihood import supports_likelihood
-
-    likelihood = supports_likelihood(model)
+    likelihood = model.capabilities.likelihood
     if score == "auto":
         return "nll" if likelihood else "reconstruction"
     if score in ("elbo", "nll") and not likelihood:
         raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction, "
                           "weighted-reconstruction or latent")
     return score
+
+
+def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "vae", score: str = "auto", contamination: float = 0.1,
+                     epochs: int = 30, latent_dim: int = 8, seed: int = 0, config: str | Path | None = None,
+                     overrides: Sequence[str] = (), device: str = "auto", progress: bool = True) -> AnomalyDetector:
+    """Train `model` on the normal records `data` into `run_dir` and save a calibrated detector beside it.
+
+    What `genlab detect fit` does; the detector's `path_` is its detector.json.
+    """
+    detector = AnomalyDetector(model=model, contamination=contamination, score=score, latent_dim=latent_dim,
+                               epochs=epochs, random_state=seed)
+    detector._check_settings()
+    if Path(run_dir).exists():
+        raise GenlabError(f"run directory {run_dir} already exists; choose a new one")
+    settings = [f"model.latent_dim={latent_dim}", f"train.epochs={epochs}", f"seed={seed}"]
+    if device != "auto":
+        settings.append(f"train.device={device}")
+    if not any(o.startswith("train.batch_size=") for o in overrides):
+        # small tables: whole batches must fit in the training split
+        training = len(load_dataset(build_dataclass(DataConfig, {"name": data}, "data")).train)
+        settings.append(f"train.batch_size={max(1, min(128, training))}")
+    trained = train(model, data, run_dir=run_dir, config=config, overrides=[*settings, *overrides], progress=progress)
+    inputs, _ = model_inputs(trained, trained.config.dataset, "train")
+    detector.calibrate_on_inputs(trained, inputs)
+    detector.path_ = detector.save(run_dir)
+    return detector
+
+
+def score_files(run_dir: str | Path, inputs: Sequence[str | Path], output: str | Path,
+                device: str = "cpu") -> tuple[np.ndarray, np.ndarray, float]:
+    """Score image files, folders or array records with the detector of `run_dir`; write a CSV of them.
+
+    Returns the scores, the 0/1 anomaly flags and the threshold.
+    """
+    check_output_path(output, (".csv",))
+    detector = AnomalyDetector.load(run_dir, device=device)
+    x, names = read_inputs(detector.model_, inputs)
+    scores = detector.decision_function_inputs(x)
+    flags = (scores > detector.threshold_).astype(int)
+    write_scores(output, names, scores, flags)
+    return scores, flags, detector.threshold_

@@ -19,8 +19,11 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from genlab.apps.fitting import fit_on_arrays
+from genlab.apps.inputs import to_model_space
+from genlab.models.inference import run_batched
+
 MODELS = ("ae", "dae", "sparse-ae", "vae")
-BATCH = 1000
 
 
 class Embedder(TransformerMixin, BaseEstimator):
@@ -39,8 +42,6 @@ class Embedder(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Train the model on the rows of X; y is ignored."""
-        from genlab.apps.fitting import fit_on_arrays
-
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
         if int(self.latent_dim) < 1 or int(self.epochs) < 1:
@@ -56,13 +57,11 @@ class Embedder(TransformerMixin, BaseEstimator):
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
         """Codes of the rows of X, (N, latent_dim), in X's float dtype."""
-        from genlab.apps.inputs import to_model_space
-
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         inputs = to_model_space(self.model_, X.astype(np.float32), "X")
-        device = self.model_.device  # trained where genlab.train put it (a GPU when there is one)
-        codes = torch.cat([self.model_.encode(inputs[i : i + BATCH].to(device)).float().cpu() for i in range(0, len(inputs), BATCH)])
+        # on the device genlab.train put the model on (a GPU when there is one)
+        codes = run_batched(self.model_.encode, inputs, device=self.model_.device).float()
         return codes.numpy().astype(X.dtype)
 
     def __sklearn_tags__(self):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from genlab.api import train
 from genlab.data.readers import as_samples
 from genlab.errors import GenlabError
 
@@ -21,8 +22,6 @@ def fit_on_arrays(model_name: str, x: np.ndarray, *, overrides: Mapping[str, Any
     user data (checks, preprocessing fitted on them, run directory). Without `run_dir`
     the run lives in a temporary folder and only the trained model is kept.
     """
-    import genlab
-
     x = as_samples(np.asarray(x), "X")
     if len(x) < 2:
         raise GenlabError(f"X has {len(x)} sample; at least 2 are needed to fit")
@@ -33,5 +32,5 @@ def fit_on_arrays(model_name: str, x: np.ndarray, *, overrides: Mapping[str, Any
         settings = {"data.val_fraction": 0.0, "train.tensorboard": False, "train.preview_samples": 0, **overrides}
         # batches are whole (drop_last): a batch larger than the data would leave nothing to train on
         settings["train.batch_size"] = min(int(settings.get("train.batch_size", 128)), len(x))
-        return genlab.train(model_name, str(data_file), run_dir=run_dir or Path(scratch) / "run",
+        return train(model_name, str(data_file), run_dir=run_dir or Path(scratch) / "run",
                             config={"seed": seed}, overrides=settings, progress=progress)

@@ -6,7 +6,7 @@ Applications read what a user has on disk (PNG/JPEG files, a folder of them, or 
   0..255, whatever units the training data had; float arrays are in the training
   data's own units (floats in [0, 1] are accepted for models trained on 8-bit images);
 - for vector models, values go through the preprocessing fitted on the training data.
-Results are written back as 8-bit PNGs, or as arrays in the training data's units.
+genlab.apps.outputs writes results back in the same units.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from genlab.data.preprocessing import Preprocessing
 from genlab.data.readers import IMAGE_SUFFIXES, as_samples, read_array_file
 from genlab.errors import GenlabError
-from genlab.files import atomic_path
 
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
 BOUNDS = ("unit", "symmetric")  # image models whose inputs have a fixed range
@@ -66,8 +66,6 @@ def read_samples(paths: Sequence[str | Path], channels: int | None = None) -> tu
 
 def read_image(path: Path, channels: int | None = None) -> np.ndarray:
     """One image file as uint8 (C, H, W)."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as picture:
             picture.load()
@@ -110,6 +108,13 @@ def read_mask(path: str | Path, shape: tuple[int, ...], count: int) -> torch.Ten
     return mask
 
 
+def read_inputs(model, paths: Sequence[str | Path]) -> tuple[torch.Tensor, list[str]]:
+    """Files, folders and arrays -> the model's inputs (N, ...) and a name for each."""
+    channels = model.config.data_shape[0] if model.config.is_image else None
+    stored, names = read_samples(paths, channels)
+    return to_model_space(model, stored), names
+
+
 def to_model_space(model, stored: np.ndarray, source: str = "input") -> torch.Tensor:
     """Stored samples -> model inputs (see the module's note on units)."""
     stored = as_samples(stored, source)
@@ -118,70 +123,17 @@ def to_model_space(model, stored: np.ndarray, source: str = "input") -> torch.Te
         shown = lambda s: "x".join(map(str, s))  # noqa: E731
         raise GenlabError(f"{source}: samples of shape {shown(stored.shape[1:])} do not fit this model, "
                           f"which takes {shown(expected)}")
-    preprocessing = _preprocessing(model)
+    preprocessing = preprocessing_of(model)
     values = torch.from_numpy(stored if stored.flags.writeable else stored.copy())
     if model.config.is_image and model.config.value_range in BOUNDS:
         if stored.dtype == np.uint8:
             return _from_unit(values.float() / 255.0, model.config.value_range)
-        if _stored_as_bytes(preprocessing) and stored.max() <= 1.0:
+        if stored_as_bytes(preprocessing) and stored.max() <= 1.0:
             values = values * 255.0  # float images in [0, 1] for a model trained on 8-bit images
     return preprocessing(values)
 
 
-def to_stored_units(model, x: torch.Tensor) -> np.ndarray:
-    """Model-space values -> the training data's units: uint8 for 8-bit images, float32 otherwise."""
-    values = _preprocessing(model).invert(x.detach().float().cpu())
-    if model.config.is_image and _stored_as_bytes(_preprocessing(model)):
-        return values.round().clamp(0, 255).to(torch.uint8).numpy()
-    return values.numpy()
-
-
-def to_pixels(model, x: torch.Tensor) -> np.ndarray:
-    """Model-space images -> uint8 (N, C, H, W) for PNG files."""
-    from genlab.models.latent import to_unit_range
-
-    return (to_unit_range(x.detach().float().cpu(), model.config.value_range) * 255).round().to(torch.uint8).numpy()
-
-
-def write_outputs(output: str | Path, model, x: torch.Tensor, names: Sequence[str]) -> list[Path]:
-    """Write model-space results: one .png per sample into a folder, a single .png, or a .npy/.csv array."""
-    output = Path(output)
-    suffix = output.suffix.lower()
-    if suffix in (".npy", ".csv"):
-        stored = to_stored_units(model, x)
-        with atomic_path(output) as scratch:
-            if suffix == ".csv":
-                np.savetxt(scratch, stored.reshape(len(stored), -1), delimiter=",", fmt="%.6g")
-            else:
-                with open(scratch, "wb") as handle:
-                    np.save(handle, stored)
-        return [output]
-    if not model.config.is_image or model.config.value_range not in BOUNDS:
-        raise GenlabError(f"output '{output}': this model works on vectors; write .npy or .csv")
-    if suffix == ".png":
-        if len(x) != 1:
-            raise GenlabError(f"output '{output}' is one image but there are {len(x)}; name a folder instead")
-        return [save_png(to_pixels(model, x)[0], output)]
-    if suffix:
-        raise GenlabError(f"output '{output}' must be a folder, a .png file, or .npy/.csv")
-    repeated = sorted({name for name in names if list(names).count(name) > 1})
-    if repeated:
-        raise GenlabError(f"two inputs are both named '{repeated[0]}'; rename one, or write a .npy array instead of a folder")
-    output.mkdir(parents=True, exist_ok=True)
-    return [save_png(image, output / f"{name}.png") for image, name in zip(to_pixels(model, x), names)]
-
-
-def save_png(image: np.ndarray, path: Path) -> Path:
-    """(C, H, W) uint8 -> PNG, written atomically."""
-    from PIL import Image
-
-    array = image[0] if image.shape[0] == 1 else image[:3].transpose(1, 2, 0)
-    with atomic_path(path) as scratch:
-        Image.fromarray(np.ascontiguousarray(array)).save(scratch, format="PNG")
-    return path
-
-
-def _preprocessing(model) -> Preprocessing:
+def preprocessing_of(model) -> Preprocessing:
     if not model.config.preprocessing:
         return Preprocessing(model.config.value_range, [1.0], [0.0])
     return Preprocessing.from_dict({**model.config.preprocessing, "binarize": False})
@@ -191,6 +143,6 @@ def _from_unit(x: torch.Tensor, value_range: str) -> torch.Tensor:
     return x * 2.0 - 1.0 if value_range == "symmetric" else x
 
 
-def _stored_as_bytes(preprocessing: Preprocessing) -> bool:
+def stored_as_bytes(preprocessing: Preprocessing) -> bool:
     """Whether the training images were 8-bit (a single scale of about 1/255 or 2/255)."""
     return len(preprocessing.scale) == 1 and preprocessing.scale[0] < 0.01

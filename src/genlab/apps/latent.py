@@ -16,16 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.apps.generation import data_split
 from genlab.errors import GenlabError
-from genlab.files import atomic_path
+from genlab.files import atomic_path, check_output_path
+from genlab.images import save_image_grid
+from genlab.models.inference import encode_all, run_batched
+from genlab.models.latent import to_unit_range
 
 PLOTS = ("scatter", "grid", "interpolate", "traverse")
-BATCH = 1000
-
-
-@torch.no_grad()
-def encode_all(model, x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([model.encode(x[i : i + BATCH].to(model.device)).float().cpu() for i in range(0, len(x), BATCH)])
 
 
 def project_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
@@ -54,7 +52,7 @@ def scatter_plot(model, x: torch.Tensor, labels: torch.Tensor | None, path: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points, axis = project_2d(encode_all(model, x).numpy(), method)
+    points, axis = project_2d(encode_all(model, x), method)
     figure, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="tab:blue", linewidths=0)
@@ -112,12 +110,9 @@ def traversal_codes(code: torch.Tensor, std: torch.Tensor, dims: list[int], step
 
 @torch.no_grad()
 def decode_grid(model, codes: torch.Tensor, path: str | Path, columns: int) -> Path:
-    from genlab.images import save_image_grid
-    from genlab.models.latent import to_unit_range
-
-    if not model.config.is_image or model.config.value_range == "real":
+    if not model.capabilities.images:
         raise GenlabError("this model works on vectors; decoded pictures need an image model (try --plot scatter)")
-    images = torch.cat([model.decode(codes[i : i + BATCH].to(model.device)).float().cpu() for i in range(0, len(codes), BATCH)])
+    images = run_batched(model.decode, codes, device=model.device).float()
     return save_image_grid(to_unit_range(images, model.config.value_range), path, columns=columns)
 
 
@@ -129,3 +124,43 @@ def _save_figure(figure, path: str | Path) -> Path:
         figure.savefig(scratch, format="png")
     plt.close(figure)
     return path
+
+
+MAX_CODES = 5000  # codes encoded for grids, interpolations and traversals
+TRAVERSED_DIMENSIONS = 10  # traversal rows: the dimensions with the largest spread
+
+
+def latent_picture(model, run: str | Path, plot: str, output: str | Path, *, data: str | None = None,
+                   split: str = "test", count: int = 5000, method: str = "pca", index: list[int] = (0, 1),
+                   steps: int = 10) -> Path:
+    """One picture of the code space (scatter, grid, interpolate, traverse) of a split's inputs, written to `output`."""
+    output = check_output_path(output, (".png",))
+    if plot not in PLOTS:
+        raise GenlabError(f"unknown plot '{plot}' (choose from {', '.join(PLOTS)})")
+    if steps < 2 or count < 2:
+        raise GenlabError("the number of steps and of points must be at least 2")
+    model.require("label_free_codes", "map its codes")
+    x, y = data_split(model, run, data, split, limit=count if plot == "scatter" else MAX_CODES)
+    if plot == "scatter":
+        return scatter_plot(model, x, y, output, method=method)
+    codes = encode_all(model, x)
+    if plot == "grid":
+        chosen = grid_codes(model, codes, steps=steps)
+    elif plot == "interpolate":
+        first, second = _indices(index, 2, len(x))
+        chosen = interpolation_codes(codes[first], codes[second], steps)
+    else:
+        (first,) = _indices(list(index)[:1], 1, len(x))
+        std = codes.std(0)
+        dims = torch.argsort(std, descending=True)[: min(TRAVERSED_DIMENSIONS, model.config.latent_dim)].sort().values
+        chosen = traversal_codes(codes[first], std, dims.tolist(), steps)
+    return decode_grid(model, chosen, output, steps)
+
+
+def _indices(values: list[int], count: int, available: int) -> list[int]:
+    if len(values) < count:
+        raise GenlabError(f"--index needs {count} numbers (got {len(values)})")
+    chosen = list(values)[:count]
+    if min(chosen) < 0 or max(chosen) >= available:
+        raise GenlabError(f"--index must be between 0 and {available - 1} (got {chosen})")
+    return chosen

@@ -1,20 +1,19 @@
-"""Data: named datasets with verified downloads, array files and image folders, held in memory."""
+"""Data: named datasets with verified downloads, array files and image folders, held in memory.
+The names below load on first use."""
 
-from genlab.data.batches import Batch, BatchLoader
-from genlab.data.catalog import NAMED_DATASETS, get_named_dataset
-from genlab.data.dataset import Dataset, Split, ensure_named_dataset, load_dataset
-from genlab.data.download import data_root
-from genlab.data.preprocessing import Preprocessing
+from genlab.exports import lazy_exports
 
-__all__ = [
-    "NAMED_DATASETS",
-    "Batch",
-    "BatchLoader",
-    "Dataset",
-    "Preprocessing",
-    "Split",
-    "data_root",
-    "ensure_named_dataset",
-    "get_named_dataset",
-    "load_dataset",
-]
+_EXPORTS = {
+    "NAMED_DATASETS": "genlab.data.catalog",
+    "get_named_dataset": "genlab.data.catalog",
+    "Batch": "genlab.data.batches",
+    "BatchLoader": "genlab.data.batches",
+    "Dataset": "genlab.data.dataset",
+    "Split": "genlab.data.dataset",
+    "ensure_named_dataset": "genlab.data.dataset",
+    "load_dataset": "genlab.data.dataset",
+    "data_root": "genlab.data.download",
+    "Preprocessing": "genlab.data.preprocessing",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

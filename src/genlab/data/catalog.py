@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.data.download import Archive, DataFile
+from genlab.data.download import Archive, DataFile, data_root, verify_cached
 from genlab.data.readers import RawArrays, read_cifar_records, read_mnist_layout
 from genlab.errors import GenlabError
 
@@ -137,3 +137,20 @@ def get_named_dataset(name: str) -> NamedDataset:
         return NAMED_DATASETS[name]
     except KeyError:
         raise GenlabError(f"unknown dataset '{name}' (named datasets: {', '.join(NAMED_DATASETS)})") from None
+
+
+def cache_state(named: NamedDataset, root: Path) -> str:
+    """How much of `named` the cache under `root` holds: bundled, cached, or 'k/n files'."""
+    if not named.needs_files:
+        return "bundled"
+    present = sum((root / named.name / f.name).is_file() for f in named.files)
+    return "cached" if present == len(named.files) else f"{present}/{len(named.files)} files"
+
+
+def verify_named(named: NamedDataset, root: str | Path | None = None) -> Path:
+    """Check the SHA-256 of every cached file of `named`; return its folder, or say what is missing."""
+    directory = data_root(root) / named.name
+    missing = verify_cached(named.name, directory, named.files)
+    if missing:
+        raise GenlabError(f"{named.name}: {', '.join(missing)} missing from {directory}; run `genlab data fetch {named.name}`")
+    return directory

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlab.config import DataConfig
 from genlab.data.catalog import NAMED_DATASETS, NamedDataset
+from genlab.data.config import DataConfig
 from genlab.data.download import data_root, fetch_archive, fetch_files, verify_cached
 from genlab.data.preprocessing import Preprocessing, fit_preprocessing
 from genlab.data.readers import RawArrays, as_labels, read_array_file, read_image_folder

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from genlab.config import DataConfig, build_dataclass
+from genlab.data.config import DataConfig
 from genlab.data.dataset import load_dataset
 from genlab.data.preprocessing import Preprocessing
 from genlab.errors import GenlabError
-
-
-def run_data_config(path: str | Path | None, model) -> DataConfig:
-    """The data section of a run's config.yaml; for a bare model folder, its dataset's defaults."""
-    config_file = Path(path) / "config.yaml" if path is not None else None
-    if config_file is not None and config_file.is_file():
-        import yaml
-
-        return build_dataclass(DataConfig, (yaml.safe_load(config_file.read_text()) or {}).get("data") or {}, "data")
-    if not model.config.dataset:
-        raise GenlabError("this model does not record its training data; name the data to use (--data)")
-    return DataConfig(name=model.config.dataset)
 
 
 def model_inputs(model, data: str | DataConfig, split: str, limit: int | None = None,

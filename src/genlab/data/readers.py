@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from genlab.errors import GenlabError
 
@@ -144,8 +145,6 @@ def read_image_folder(path: Path, image_size: list[int] | None = None) -> RawArr
 def _read_class_folders(
     root: Path, image_size: list[int] | None, classes: list[str] | None
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    from PIL import Image, UnidentifiedImageError
-
     subfolders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if classes is None:
         classes = subfolders or None

@@ -1,14 +1,6 @@
-"""Evaluation: `genlab.eval.evaluate(run, ...)`, its metrics, and the reference feature extractors.
+"""Evaluation: `genlab.evaluate(run, ...)` (genlab.eval.runner), its metric groups and their formulas.
 
-The runner is imported on first use, so that `genlab.eval.features` stays light.
+Each metric group is a file in genlab.eval.groups, registered in genlab.eval.registry;
+the formulas (likelihood, quality, manifold, diversity, probes, reconstruction) are
+plain functions on tensors that any caller can use on its own.
 """
-
-from __future__ import annotations
-
-
-def __getattr__(name: str):
-    if name in ("evaluate", "format_results", "METRIC_GROUPS", "applicable_metrics"):
-        from genlab.eval import runner
-
-        return getattr(runner, name)
-    raise AttributeError(f"module 'genlab.eval' has no attribute '{name}'")

@@ -1,11 +1,7 @@
-"""Reference classifiers: genlab's own feature space for sample-quality metrics.
+"""Feature spaces for sample quality: the dataset's reference classifier, or the raw inputs.
 
-FID and its relatives need a feature extractor. ImageNet's Inception cannot be
-downloaded at run time here, and numbers from different extractors cannot be
-compared, so genlab trains a small CNN per dataset with a fixed recipe and seed,
-caches it under the data root (`$GENLAB_DATA/classifiers/<dataset>/`, a run
-directory) and identifies it by the SHA-256 of its weights file, which is stored
-next to every number computed with it.
+The reference classifiers themselves (recipes, location, identity) are described in
+`genlab.models.reference`; this module trains them and measures in their space.
 """
 
 from __future__ import annotations
@@ -14,71 +10,70 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from genlab.data.download import data_root
+import torch
+
+from genlab.api import train
+from genlab.data.preprocessing import convert_preprocessing
 from genlab.errors import GenlabError
-from genlab.files import file_sha256
-
-# Recipes measured in benchmarks/classifier.py: under 10 minutes each on a 2-core CPU.
-REFERENCE_RECIPES: dict[str, dict] = {
-    "mnist": {
-        "seed": 0,
-        "model": {"name": "classifier", "arch": "small", "augment": "shift"},
-        "data": {"name": "mnist"},
-        "train": {"epochs": 12, "batch_size": 128, "lr": 2e-3, "scheduler": "cosine", "tensorboard": False},
-    },
-    "fashion-mnist": {
-        "seed": 0,
-        "model": {"name": "classifier", "arch": "small", "augment": "shift_flip"},
-        "data": {"name": "fashion-mnist"},
-        "train": {"epochs": 20, "batch_size": 128, "lr": 2e-3, "scheduler": "cosine", "tensorboard": False},
-    },
-    # scikit-learn's bundled 8x8 digits: seconds to train, for quick checks and the tests
-    "digits": {
-        "seed": 0,
-        "model": {"name": "classifier", "arch": "small", "augment": "none"},
-        "data": {"name": "digits"},
-        "train": {"epochs": 40, "batch_size": 64, "lr": 2e-3, "scheduler": "cosine", "tensorboard": False},
-    },
-}
-
-
-def reference_classifier_dir(dataset: str, root: str | Path | None = None) -> Path:
-    return data_root(root) / "classifiers" / dataset
-
-
-def load_reference_classifier(dataset: str | None, root: str | Path | None = None):
-    """The cached reference classifier of `dataset`, or None when there is none yet."""
-    if not dataset:
-        return None
-    directory = reference_classifier_dir(dataset, root)
-    if not (directory / "model" / "config.json").is_file():
-        return None
-    from genlab.api import load
-
-    return load(directory)
+from genlab.eval import quality
+from genlab.models.inference import run_batched
+from genlab.models.reference import (
+    REFERENCE_RECIPES,
+    load_reference_classifier,
+    reference_classifier_dir,
+    reference_sha256,
+)
+from genlab.runs import RunDirectory
 
 
 def train_reference_classifier(dataset: str, root: str | Path | None = None, progress: bool = True) -> Path:
     """Train the reference classifier of `dataset` with its fixed recipe; replace any cached one."""
-    from genlab.api import train
-
     if dataset not in REFERENCE_RECIPES:
         raise GenlabError(f"no reference classifier recipe for '{dataset}' (recipes: {', '.join(REFERENCE_RECIPES)})")
     target = reference_classifier_dir(dataset, root)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{dataset}-"))
     try:
-        train(config=REFERENCE_RECIPES[dataset], run_dir=scratch / "run", progress=progress)
+        run = RunDirectory(scratch / "run")
+        train(config=REFERENCE_RECIPES[dataset], run_dir=run.root, progress=progress)
         if target.exists():
             shutil.rmtree(target)
-        (scratch / "run").rename(target)
+        run.model_dir.rename(target)  # the model folder is the reference; the run's logs are not needed
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
 
 
-def weights_sha256(run_or_model_dir: str | Path) -> str:
-    """SHA-256 of a model's weights file: the identity of a feature extractor."""
-    from genlab.runs import model_dir_of
+class FeatureSpace:
+    """Where sample quality is measured: the reference classifier's penultimate layer, or raw data."""
 
-    return file_sha256(model_dir_of(run_or_model_dir) / "model.safetensors")
+    def __init__(self, model, classifier=None, dataset: str | None = None):
+        self.model, self.classifier, self.dataset = model, classifier, dataset
+
+    @classmethod
+    def for_model(cls, model, dataset: str | None) -> FeatureSpace:
+        classifier = load_reference_classifier(dataset, device=str(model.device))
+        if classifier is not None and tuple(classifier.config.data_shape) != tuple(model.config.data_shape):
+            classifier = None
+        return cls(model, classifier, dataset)
+
+    def describe(self) -> dict:
+        if self.classifier is None:
+            return {"name": "raw", "note": "no reference classifier for this data: distances in the model's input space"}
+        return {"name": "genlab reference classifier", "dataset": self.dataset, "sha256": reference_sha256(self.dataset),
+                "layer": "penultimate", "dimensions": int(self.features(torch.zeros(1, *self.model.config.data_shape)).shape[1])}
+
+    def _to_classifier(self, x: torch.Tensor) -> torch.Tensor:
+        return convert_preprocessing(x, self.model.config.preprocessing, self.classifier.config.preprocessing)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, F) features of model inputs x."""
+        if self.classifier is None:
+            return x.flatten(1).float()
+        return quality.classifier_features(self.classifier, self._to_classifier(x))
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor | None:
+        if self.classifier is None:
+            return None
+        return run_batched(self.classifier.predict_proba, self._to_classifier(x), device=self.classifier.device).float()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from genlab.models.inference import encode_all
 
 
 def probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
@@ -31,17 +32,6 @@ def probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
     return {"logistic": float(linear.score(test_x, test_y)), "knn": float(knn.score(test_x, test_y))}
 
 
-@torch.no_grad()
-def encode_all(model, x: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000) -> np.ndarray:
-    """Codes (latent means for a VAE) of every sample, as a float array (N, latent_dim)."""
-    model.eval()
-    codes = []
-    for start in range(0, len(x), batch_size):
-        batch_labels = None if labels is None else labels[start : start + batch_size].to(model.device)
-        codes.append(model.encode(x[start : start + batch_size].to(model.device), batch_labels).float().cpu())
-    return torch.cat(codes).numpy()
-
-
 def representation_metrics(model, train_x, train_y, test_x, test_y, *, baselines: bool = True,
                            neighbours: int = 5, seed: int = 0) -> dict:
     """Probe accuracies of the model's codes and, with `baselines`, of PCA of the same size and raw inputs.
@@ -50,8 +40,8 @@ def representation_metrics(model, train_x, train_y, test_x, test_y, *, baselines
     them; its codes then say little about the label, which is what the probe shows.
     """
     conditional = getattr(model, "conditional", False)
-    codes_train = encode_all(model, train_x, train_y if conditional else None)
-    codes_test = encode_all(model, test_x, test_y if conditional else None)
+    codes_train = encode_all(model, train_x, train_y if conditional else None).numpy()
+    codes_test = encode_all(model, test_x, test_y if conditional else None).numpy()
     y_train, y_test = np.asarray(train_y), np.asarray(test_y)
     result = {"code_dim": int(codes_train.shape[1]), "code": probe_accuracy(codes_train, y_train, codes_test, y_test, neighbours)}
     if baselines:

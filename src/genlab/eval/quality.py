@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genlab.models.inference import run_batched
+
 
 def feature_moments(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean (F,) and covariance (F, F) of (N, F) features, in float64."""
@@ -38,10 +40,10 @@ def frechet_distance(features_a, features_b) -> float:
 
 
 @torch.no_grad()
-def classifier_features(classifier, inputs: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def classifier_features(classifier, inputs: torch.Tensor) -> torch.Tensor:
     """Penultimate-layer features of `inputs` (already in the classifier's input space)."""
     classifier.eval()
-    return torch.cat([classifier.features(batch.to(classifier.device)).cpu() for batch in inputs.split(batch_size)])
+    return run_batched(classifier.features, inputs, device=classifier.device)
 
 
 def kernel_inception_distance(features_a, features_b, subsets: int = 100, subset_size: int = 1000,

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
+from genlab.models.inference import run_batched
 from genlab.models.latent import to_unit_range
 
 
@@ -36,14 +37,10 @@ def ssim(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruction_metrics(model, x: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1000) -> dict:
+def reconstruction_metrics(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
     """Mean MSE (model units), and for images PSNR (dB) and SSIM in [0, 1]."""
     model.eval()
-    outputs = []
-    for start in range(0, len(x), batch_size):
-        batch_labels = None if labels is None else labels[start : start + batch_size].to(model.device)
-        outputs.append(model.reconstruct(x[start : start + batch_size].to(model.device), batch_labels).float().cpu())
-    reconstructions = torch.cat(outputs)
+    reconstructions = run_batched(model.reconstruct, x, labels, device=model.device).float()
     result = {"mse": float((reconstructions - x).double().square().mean())}
     if model.config.is_image and model.config.value_range != "real":
         reference = to_unit_range(x, model.config.value_range).clamp(0, 1)

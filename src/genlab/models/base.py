@@ -6,6 +6,9 @@ generator for a GAN) and `forward` returns the named losses for one group, with
 "loss" being what that group's optimizer minimises. The Trainer treats every model
 the same way through this contract and never asks which model it holds.
 
+A model also states what it can do (`capabilities`): callers such as the applications,
+evaluation, reports and the explorer ask it, instead of testing its class or its name.
+
 On disk a model is a folder with `config.json` (class, genlab version, every config
 field) and `model.safetensors` (weights); nothing is pickled.
 """
@@ -25,7 +28,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genlab.errors import GenlabError
-from genlab.files import atomic_path, write_text_atomic
+from genlab.files import atomic_path, file_sha256, write_text_atomic
+from genlab.version import __version__
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -50,6 +54,24 @@ class ModelConfig:
     @property
     def is_image(self) -> bool:
         return len(self.data_shape) == 3
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can be asked to do."""
+
+    codes: bool = False  # encode(x) -> codes and decode(z) -> data: a code space, and reconstruct(x)
+    samples: bool = False  # sample(n) draws new data
+    likelihood: bool = False  # elbo(x) and log_likelihood(x, k), in nats
+    predicts: bool = False  # predict(x) and predict_proba(x): class labels
+    conditional: bool = False  # generation and codes take class labels
+    images: bool = False  # samples are images with a bounded range, shown as pictures
+    denoiser: bool = False  # trained to remove a corruption from its inputs (dae)
+
+    @property
+    def label_free_codes(self) -> bool:
+        """A code space that needs no class label: what maps, denoising, compression and detection use."""
+        return self.codes and not self.conditional
 
 
 _REGISTRY: dict[str, type[GenerativeModel]] = {}
@@ -95,6 +117,12 @@ class GenerativeModel(nn.Module):
     requires_labels: ClassVar[bool] = False  # trained on (x, y) pairs
     prefers_bf16: ClassVar[bool] = False  # precision "auto" may use bf16 on CPUs that compute it natively
     image_range: ClassVar[str] = "unit"  # what data.normalize=auto scales images to: unit [0, 1] or symmetric [-1, 1]
+    # what the class can do; `capabilities` adds what depends on the config (labels, images)
+    has_codes: ClassVar[bool] = False
+    generates: ClassVar[bool] = False
+    has_likelihood: ClassVar[bool] = False
+    predicts: ClassVar[bool] = False
+    removes_noise: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -120,9 +148,13 @@ class GenerativeModel(nn.Module):
         """Per-group changes to the train config's optimizer settings, e.g. {"lr": 4e-4} (TTUR)."""
         return {}
 
-    def monitor(self) -> dict:
-        """Extra numbers to log with the training losses (e.g. a GAN's class histogram)."""
-        return {}
+    def initialise_from_data(self, x: torch.Tensor) -> None:
+        """A data-dependent start, called once by the Trainer before the first step of a new run.
+
+        `x` is up to `INIT_SAMPLES` training inputs, already preprocessed and on the model's
+        device. The default does nothing; the linear autoencoder starts at the data's
+        principal components.
+        """
 
     def after_update(self, group: str) -> None:
         """Called after `group`'s optimizer step (for running averages such as EMA)."""
@@ -137,6 +169,33 @@ class GenerativeModel(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Named image batches in [0, 1] (N, C, H, W) to show progress, e.g. samples."""
         return {}
+
+    # ---- capabilities ------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            codes=self.has_codes, samples=self.generates, likelihood=self.has_likelihood, predicts=self.predicts,
+            conditional=self.conditional, images=self.config.is_image and self.config.value_range != "real",
+            denoiser=self.removes_noise,
+        )
+
+    def require(self, capability: str, action: str) -> None:
+        """Raise a one-line error unless the model has `capability` (a Capabilities field or property)."""
+        if getattr(self.capabilities, capability):
+            return
+        lacks, instead = {
+            "codes": ("it has no encoder (no code space)", "an autoencoder or VAE"),
+            "label_free_codes": ("it has no encoder that works without class labels (no code space)",
+                                 "an unconditional autoencoder or VAE (ae, dae, sparse-ae, vae)"),
+            "samples": ("it does not generate samples", "a generator (vae, gan, ...)"),
+            "likelihood": ("it has no likelihood", "a VAE"),
+            "predicts": ("it does not predict classes", "a classifier or supervised-ae"),
+            "conditional": ("it is not conditional", "a conditional model (cvae, cgan)"),
+            "images": ("it works on vectors, not images", "an image model"),
+            "denoiser": ("it was not trained to remove noise", "a dae"),
+        }[capability]
+        raise GenlabError(f"a {self.model_name} model cannot {action}: {lacks}; use {instead}")
 
     # ---- class labels ------------------------------------------------------------------
 
@@ -172,8 +231,6 @@ class GenerativeModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write config.json and model.safetensors into `directory` (each atomically)."""
-        from genlab import __version__
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {key: tensor.detach().cpu().contiguous() for key, tensor in self.state_dict().items()}
@@ -216,6 +273,11 @@ class GenerativeModel(nn.Module):
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
     return GenerativeModel.from_pretrained(directory, device=device)
+
+
+def weights_sha256(model_dir: str | Path) -> str:
+    """SHA-256 of a model folder's weights file: the identity of these exact weights."""
+    return file_sha256(Path(model_dir) / WEIGHTS_FILE)
 
 
 def _read_description(path: Path) -> dict:

@@ -31,6 +31,8 @@ class DenoisingConfig(AutoencoderConfig):
 class DenoisingAutoencoder(Autoencoder):
     """An autoencoder whose encoder sees x corrupted by Gaussian, salt-and-pepper or masking noise."""
 
+    removes_noise = True
+
     config_class = DenoisingConfig
 
     def corrupt(self, x):

@@ -18,14 +18,12 @@ that bf16 autocast cannot overflow them. With `conditional`, G and D see class l
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from genlab.data.preprocessing import convert_preprocessing
 from genlab.errors import GenlabError
 from genlab.models.augment import DIFF_AUGMENT_POLICIES, diff_augment
 from genlab.models.base import GenerativeModel, ModelConfig, register_model
@@ -56,7 +54,7 @@ class GANConfig(ModelConfig):
     ema_decay: float = 0.999  # G's weight average (warmed up from a plain mean); 0 turns it off
     sample_with_ema: bool = True
     augment: list[str] = field(default_factory=list)  # DiffAugment policy, e.g. [color, translation, cutout]
-    monitor_samples: int = 256  # generated samples classified for the collapse diagnostic (0: off)
+    monitor_samples: int = 256  # samples the training collapse diagnostic classifies (genlab.training.monitors; 0: off)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -118,6 +116,8 @@ def generator_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
 class GAN(GenerativeModel):
     """Generator and discriminator trained adversarially; five losses, EMA, TTUR, R1, DiffAugment."""
 
+    generates = True
+
     config_class = GANConfig
     prefers_bf16 = True
     image_range = "symmetric"  # tanh outputs, as in DCGAN
@@ -133,7 +133,6 @@ class GAN(GenerativeModel):
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         if config.is_image:
             self.to(memory_format=torch.channels_last)  # oneDNN's fastest layout: about 15% faster steps here
-        self._monitor_state: dict = {}  # a reference classifier and fixed codes, loaded on first use
 
     # ---- the game ------------------------------------------------------------------
 
@@ -243,31 +242,6 @@ class GAN(GenerativeModel):
             return {}
         labels = torch.arange(count, device=self.device) % self.config.num_classes if self.config.conditional else None
         return {"samples": to_unit_range(self.sample(count, generator, labels).float(), self.config.value_range)}
-
-    # ---- collapse diagnostic ---------------------------------------------------------
-
-    @torch.no_grad()
-    def monitor(self):
-        """Class histogram of a fixed batch of samples, by the dataset's reference classifier."""
-        state = self._monitor_state
-        if self.config.monitor_samples <= 0 or state.get("unavailable"):
-            return {}
-        if "classifier" not in state:
-            from genlab.eval.features import load_reference_classifier
-
-            classifier = load_reference_classifier(self.config.dataset)
-            if classifier is None or tuple(classifier.config.data_shape) != self.config.data_shape:
-                state["unavailable"] = True
-                return {}
-            state["classifier"] = classifier.to(self.device)
-        classifier = state["classifier"]
-        samples = self.sample(self.config.monitor_samples, torch.Generator(self.device).manual_seed(1234))  # fixed codes
-        inputs = convert_preprocessing(samples, self.config.preprocessing, classifier.config.preprocessing)
-        counts = torch.bincount(classifier.predict(inputs), minlength=classifier.config.num_classes).float()
-        share = counts / counts.sum()
-        entropy = -(share[share > 0] * share[share > 0].log()).sum()
-        return {"class_histogram": [round(v, 4) for v in share.tolist()], "class_entropy": round(float(entropy), 4),
-                "class_entropy_max": round(math.log(len(share)), 4), "largest_class": round(float(share.max()), 4)}
 
 
 @dataclass

@@ -22,6 +22,9 @@ class LatentModel(GenerativeModel):
     Conditional models (cvae) take class labels (B,) in each; the others refuse them.
     """
 
+    has_codes = True
+    generates = True
+
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 

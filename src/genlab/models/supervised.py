@@ -32,6 +32,8 @@ class SupervisedConfig(AutoencoderConfig):
 class SupervisedAutoencoder(Autoencoder):
     """Autoencoder with a classification head on its code, trained on reconstruction and labels."""
 
+    predicts = True
+
     config_class = SupervisedConfig
     requires_labels = True
 

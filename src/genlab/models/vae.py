@@ -57,6 +57,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class VAE(LatentModel):
     """Variational autoencoder: Gaussian posterior, standard normal prior, Bernoulli or Gaussian decoder."""
 
+    has_likelihood = True
+
     config_class = VAEConfig
 
     def __init__(self, config: VAEConfig):

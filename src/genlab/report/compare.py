@@ -25,8 +25,15 @@ import math
 import statistics
 from pathlib import Path
 
+from genlab.api import load
 from genlab.errors import GenlabError
+from genlab.eval.registry import applicable_metrics
+from genlab.eval.runner import evaluate
+from genlab.eval.stored import read_eval, store_eval
 from genlab.files import check_output_path, write_text_atomic
+from genlab.report.html import STYLE
+from genlab.report.summary import run_summary
+from genlab.runs import RunDirectory
 
 QUALITY = ("fid", "kid", "precision", "recall", "density", "coverage")
 # settings that change how a run is watched or where it runs, not what it learns
@@ -35,14 +42,19 @@ NOT_RECIPE = {"train.progress", "train.tensorboard", "train.device", "train.log_
 LOWER_IS_BETTER = {"fid", "kid"}
 
 
+def output_paths(output: str | Path) -> tuple[Path, Path, Path]:
+    """The three files a comparison writes: OUTPUT.html, and .md and .json beside it."""
+    output = Path(output)
+    return output, output.with_suffix(".md"), output.with_suffix(".json")
+
+
 def compare_runs(runs: list[str | Path], output: str | Path = "compare.html", *, samples: int = 5000, seed: int = 0,
-                 progress: bool = True) -> dict:
+                 device: str = "cpu", progress: bool = True) -> dict:
     """Evaluate and compare `runs`; write OUTPUT (.html) with .md and .json beside it; return the comparison."""
     output = Path(output)
     check_output_path(output, (".html", ".htm"))
     if len(runs) < 2:
         raise GenlabError("compare needs at least two runs")
-    from genlab.runs import RunDirectory
 
     # checked before any evaluation, which can take minutes per run
     datasets = {RunDirectory.open(run).read_config().get("data", {}).get("name") for run in runs}
@@ -62,11 +74,6 @@ def compare_runs(runs: list[str | Path], output: str | Path = "compare.html", *,
 
 def _describe(run: Path, samples: int, seed: int, progress: bool) -> dict:
     """One run's numbers, computing (and storing) the evaluation groups it lacks."""
-    from genlab.api import load
-    from genlab.eval.runner import applicable_metrics, as_json_ready, evaluate
-    from genlab.report.summary import EVAL_FILE, read_eval, run_summary
-    from genlab.runs import RunDirectory
-
     directory = RunDirectory.open(run)
     summary = run_summary(run)
     model = load(run)
@@ -86,7 +93,7 @@ def _describe(run: Path, samples: int, seed: int, progress: bool) -> dict:
             missing.remove("diversity")  # no classifier for this data: no class histogram, the rest still counts
             fresh = evaluate(run, missing, samples=samples, seed=seed, bootstrap=0, progress=progress)
         stored = {"metrics": {**stored["metrics"], **fresh["metrics"]}, "protocol": {**stored["protocol"], **fresh["protocol"]}}
-        write_text_atomic(directory.root / EVAL_FILE, json.dumps(as_json_ready(stored), indent=2) + "\n")
+        store_eval(directory.root, stored)
     metrics, protocol = stored["metrics"], stored["protocol"]
     diversity = metrics.get("diversity", {})
     classes = len(diversity.get("class_histogram", [])) or None
@@ -195,7 +202,6 @@ def to_html(comparison: dict) -> str:
     header, rows = table_rows(comparison)
     table = ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
              + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows) + "</table>")
-    from genlab.report.html import STYLE
 
     plots = "".join(f"<figure><img src='data:image/png;base64,{png}' alt='{html.escape(alt)}'>"
                     f"<figcaption>{html.escape(alt)}</figcaption></figure>" for png, alt in _plots(comparison))

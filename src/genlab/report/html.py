@@ -14,8 +14,16 @@ import json
 import tempfile
 from pathlib import Path
 
+from genlab.api import load, run_data_config
+from genlab.apps.latent import scatter_plot
+from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
+from genlab.eval.formatting import format_results
+from genlab.eval.stored import read_eval
 from genlab.files import check_output_path, write_text_atomic
+from genlab.report.summary import run_summary
+from genlab.runs import RunDirectory
+from genlab.training.curves import plot_training_curves
 
 MAX_GRIDS = 6  # sample grids shown across training
 MAP_POINTS = 2000
@@ -33,11 +41,8 @@ img { image-rendering: pixelated; max-width: 100%; } .note { color: #56606b; }
 
 def render_report(run: str | Path, output: str | Path | None = None, eval_file: str | Path | None = None) -> Path:
     """Write the report of `run` to `output` (default RUN/report.html) and return its path."""
-    from genlab.report.summary import read_eval, run_summary
-    from genlab.runs import RunDirectory
-
     directory = RunDirectory.open(run)
-    output = Path(output) if output is not None else directory.root / "report.html"
+    output = Path(output) if output is not None else directory.report_path
     check_output_path(output, (".html", ".htm"))
     summary = run_summary(directory.root)
     evaluation = read_eval(eval_file if eval_file is not None else directory.root)
@@ -77,10 +82,8 @@ def _summary_section(summary: dict) -> str:
 
 
 def _curves_section(directory) -> str:
-    from genlab.plots import plot_training_curves
-
     with tempfile.TemporaryDirectory() as scratch:
-        path = plot_training_curves(directory.metrics_path, Path(scratch) / "curves.png") if directory.metrics_path.is_file() else None
+        path = plot_training_curves(directory.metrics_path, Path(scratch) / "losses.png") if directory.metrics_path.is_file() else None
         if path is None:
             return "<h2>Losses</h2><p class='note'>No losses were logged yet.</p>"
         return "<h2>Losses</h2>" + _figure(path.read_bytes(), "training and validation losses against the step")
@@ -107,13 +110,8 @@ def _samples_section(directory) -> str:
 
 
 def _latent_section(directory) -> str:
-    from genlab.api import load
-    from genlab.apps.latent import scatter_plot
-    from genlab.data.model_inputs import model_inputs, run_data_config
-    from genlab.models.latent import LatentModel
-
     model = load(directory.root)
-    if not isinstance(model, LatentModel) or model.conditional:
+    if not model.capabilities.label_free_codes:
         return ""
     try:
         x, y = model_inputs(model, run_data_config(directory.root, model), "test", MAP_POINTS)
@@ -129,7 +127,6 @@ def _metrics_section(evaluation: dict | None) -> str:
     if evaluation is None:
         return ("<h2>Evaluation</h2><p class='note'>No evaluation yet: run <code>genlab eval RUN</code>, "
                 "which stores its results in the run directory, then render the report again.</p>")
-    from genlab.eval.runner import format_results
 
     rows = []
     for group, values in evaluation.get("metrics", {}).items():

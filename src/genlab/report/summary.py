@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-EVAL_FILE = "eval.json"  # where `genlab eval RUN` keeps its latest results inside a run directory
+from genlab.api import load
+from genlab.runs import RunDirectory
+from genlab.training.metrics import read_metrics
 
 
 def run_summary(path: str | Path) -> dict:
     """A flat description of a run (or of a bare model folder), as `genlab info` prints it."""
-    from genlab.api import load
-    from genlab.runs import RunDirectory
-    from genlab.train.metrics import read_metrics
-
     path = Path(path)
     model = load(path)
     config = model.config
@@ -28,9 +25,9 @@ def run_summary(path: str | Path) -> dict:
         "latent_dim": getattr(config, "latent_dim", None),
         "arch": getattr(config, "arch", None),
     }
-    if not (path / "config.yaml").is_file():
+    run = RunDirectory.find(path)
+    if run is None:  # a bare model folder
         return summary
-    run = RunDirectory.open(path)
     tree = run.read_config()
     records = read_metrics(run.metrics_path)
     starts = [r for r in records if r.get("split") == "run" and r.get("event") in ("start", "resume")]
@@ -56,17 +53,3 @@ def run_summary(path: str | Path) -> dict:
         "sample_grids": len(list(run.samples_dir.glob("*.png"))) if run.samples_dir.is_dir() else 0,
     })
     return summary
-
-
-def read_eval(path: str | Path) -> dict | None:
-    """The results `genlab eval` stored in a run directory (or a given JSON file), if any."""
-    path = Path(path)
-    file = path / EVAL_FILE if path.is_dir() else path
-    if not file.is_file():
-        return None
-    from genlab.errors import GenlabError
-
-    try:
-        return json.loads(file.read_text())
-    except json.JSONDecodeError:
-        raise GenlabError(f"{file} is not valid JSON; run genlab eval again") from None

@@ -16,14 +16,31 @@ arrives is unpickled or evaluated. Images travel as PNG data URLs.
 """
 
 
+# no `from __future__ import annotations`: FastAPI reads the request models of the
+# routes below from their annotations, which must stay objects, not strings
 import base64
 import io
+import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
+from genlab.api import load, run_data_config
+from genlab.apps.anomaly import AnomalyDetector
+from genlab.apps.denoising import denoise
+from genlab.apps.inputs import to_model_space
+from genlab.apps.latent import interpolation_codes
+from genlab.apps.outputs import save_png, to_pixels
+from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
+from genlab.images import save_image_grid
+from genlab.models.inference import encode_all
+from genlab.models.latent import to_unit_range
+
+logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
@@ -37,17 +54,13 @@ class Explorer:
     """The model and what the app precomputes about it: test codes, a 2-D map, score calibration."""
 
     def __init__(self, run: str | Path):
-        from genlab.api import load
-        from genlab.models.latent import LatentModel
-
         self.run = Path(run)
         self.model = load(self.run).eval()
-        config = self.model.config
-        if not config.is_image or config.value_range == "real":
+        capabilities = self.model.capabilities
+        if not capabilities.images:
             raise GenlabError("genlab serve shows images; this model works on vectors (use genlab detect or encode)")
-        if not hasattr(self.model, "decode"):
-            raise GenlabError(f"a {self.model.model_name} model does not generate images; serve an autoencoder, VAE or GAN")
-        self.has_encoder = isinstance(self.model, LatentModel) and not self.model.conditional
+        self.model.require("samples", "be explored")
+        self.has_encoder = capabilities.label_free_codes
         self.test_x, self.test_y = self._test_split()
         self.codes = self.map_points = self.map_axes = self.detector = None
         if self.has_encoder and self.test_x is not None:
@@ -56,17 +69,12 @@ class Explorer:
     # ---- set-up ------------------------------------------------------------------------
 
     def _test_split(self):
-        from genlab.data.model_inputs import model_inputs, run_data_config
-
         try:
             return model_inputs(self.model, run_data_config(self.run, self.model), "test", MAP_POINTS)
         except GenlabError:
             return None, None  # the data is not here: sampling and sliders still work
 
     def _prepare_encoder_views(self) -> None:
-        from genlab.apps.anomaly import AnomalyDetector
-        from genlab.apps.latent import encode_all
-
         self.codes = encode_all(self.model, self.test_x)
         self.code_mean = self.codes.mean(0)
         if self.codes.shape[1] <= 2:
@@ -76,7 +84,7 @@ class Explorer:
             self.map_axes = directions[:2].T  # (D, 2)
         self.map_points = (self.codes - self.code_mean) @ self.map_axes  # (N, 2)
         calibration = self.test_x[:CALIBRATION_IMAGES]
-        score = "elbo" if self.model.model_name == "vae" else "reconstruction"
+        score = "elbo" if self.model.capabilities.likelihood else "reconstruction"
         self.detector = AnomalyDetector(model=self.model.model_name, score=score, contamination=0.05)
         self.detector.calibrate_on_inputs(self.model, calibration)
 
@@ -90,7 +98,7 @@ class Explorer:
                 "has_encoder": self.has_encoder, "has_map": self.map_points is not None,
                 "test_images": 0 if self.test_x is None else len(self.test_x),
                 "score": self.detector.score_ if self.detector else None,
-                "is_dae": self.model.model_name == "dae"}
+                "is_dae": self.model.capabilities.denoiser}
 
     def sample(self, count: int, seed: int, label: int | None) -> str:
         generator = torch.Generator().manual_seed(seed)
@@ -130,8 +138,6 @@ class Explorer:
             return image_url(self.model, self.model.decode(z, labels)[0])
 
     def interpolate(self, first: int, second: int, steps: int) -> str:
-        from genlab.apps.latent import interpolation_codes
-
         self._need_map()
         for index in (first, second):
             if not 0 <= index < len(self.codes):
@@ -142,8 +148,6 @@ class Explorer:
 
     def analyze(self, data: bytes) -> dict:
         """Reconstruction, denoised version and anomaly score of one uploaded or drawn image."""
-        from genlab.apps.denoise import denoise
-
         if not self.has_encoder:
             raise GenlabError(f"a {self.model.model_name} has no encoder: it cannot reconstruct or score images")
         x = self._read_upload(data)
@@ -153,7 +157,7 @@ class Explorer:
         reference = self.detector.decision_scores_
         return {"input": image_url(self.model, x[0]), "reconstruction": image_url(self.model, reconstruction[0]),
                 "denoised": image_url(self.model, denoise(self.model, x)[0]),
-                "denoiser": "the denoising autoencoder" if self.model.model_name == "dae" else
+                "denoiser": "the denoising autoencoder" if self.model.capabilities.denoiser else
                             "this model's reconstruction (serve a dae run for a trained denoiser)",
                 "score": round(score, 4), "score_name": self.detector.score_,
                 "threshold": round(float(self.detector.threshold_), 4),
@@ -161,8 +165,6 @@ class Explorer:
                 "percentile": round(float((reference < score).mean() * 100), 1)}
 
     def _read_upload(self, data: bytes) -> torch.Tensor:
-        from PIL import Image, UnidentifiedImageError
-
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses larger images before decoding them
         if len(data) > MAX_UPLOAD_BYTES:
             raise GenlabError(f"the image is {len(data) / 1e6:.1f} MB; at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB are accepted")
@@ -181,7 +183,6 @@ class Explorer:
                 array = np.asarray(picture, dtype=np.uint8)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
             raise GenlabError(f"not a readable PNG or JPEG image ({error})") from None
-        from genlab.apps.inputs import to_model_space
 
         stored = array[None, None] if channels == 1 else array.transpose(2, 0, 1)[None]
         return to_model_space(self.model, stored, "upload")
@@ -192,21 +193,14 @@ class Explorer:
 
 
 def image_url(model, image: torch.Tensor) -> str:
-    from genlab.apps.inputs import save_png, to_pixels
-
     return _png_url(lambda path: save_png(to_pixels(model, image.unsqueeze(0))[0], path))
 
 
 def grid_url(model, images: torch.Tensor, columns: int) -> str:
-    from genlab.images import save_image_grid
-    from genlab.models.latent import to_unit_range
-
     return _png_url(lambda path: save_image_grid(to_unit_range(images.float().cpu(), model.config.value_range), path, columns))
 
 
 def _png_url(write) -> str:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "image.png"
         write(path)
@@ -215,6 +209,7 @@ def _png_url(write) -> str:
 
 def create_app(run: str | Path):
     """The FastAPI application serving `run`."""
+    # FastAPI comes with the optional serve extra: imported only when the explorer starts
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.responses import FileResponse, JSONResponse
     from pydantic import BaseModel, Field
@@ -295,8 +290,8 @@ def create_app(run: str | Path):
 
 
 def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    import uvicorn
+    import uvicorn  # the optional serve extra, as above
 
     app = create_app(run)
-    print(f"genlab explorer for {run} on http://{host}:{port}/ (Ctrl+C stops it)", flush=True)
+    logger.info(f"genlab explorer for {run} on http://{host}:{port}/ (Ctrl+C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

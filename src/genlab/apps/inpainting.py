@@ -9,40 +9,40 @@ Every image of a batch is fitted at once (no per-image Python loop).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from genlab.apps.inputs import read_inputs, read_mask
+from genlab.apps.outputs import check_sample_output, write_samples
 from genlab.errors import GenlabError
-
-BATCH = 2000
+from genlab.models.inference import run_batched
 
 
 def inpaint(model, x: torch.Tensor, missing: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
             prior_weight: float | None = None) -> torch.Tensor:
     """Model-space inputs (N, ...) with `missing` (N, ...) True where unknown -> completed inputs."""
-    from genlab.models.latent import LatentModel
-
-    if not isinstance(model, LatentModel) or model.conditional:
-        raise GenlabError(f"a {model.model_name} model cannot inpaint; use an unconditional autoencoder or VAE")
+    model.require("label_free_codes", "inpaint")
     if missing.shape != x.shape:
         raise GenlabError(f"the mask's shape {tuple(missing.shape)} does not match the inputs' {tuple(x.shape)}")
     if steps < 0:
         raise GenlabError(f"steps must be >= 0 (got {steps})")
-    from genlab.models.vae import VAE
 
     if prior_weight is None:
-        prior_weight = 0.01 if isinstance(model, VAE) else 0.0
+        prior_weight = 0.01 if model.capabilities.likelihood else 0.0  # a VAE's codes have an N(0, I) prior
     model.eval()
     flags = [p.requires_grad for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)
     try:
-        filled = [_inpaint_batch(model, x[i : i + BATCH], missing[i : i + BATCH], steps, lr, prior_weight) for i in range(0, len(x), BATCH)]
+        filled = run_batched(lambda xs, holes: _inpaint_batch(model, xs, holes, steps, lr, prior_weight), x, missing)
     finally:
         for p, flag in zip(model.parameters(), flags):
             p.requires_grad_(flag)
-    return torch.cat(filled)
+    return filled
 
 
+@torch.enable_grad()  # the codes are optimised; the model's weights stay frozen
 def _inpaint_batch(model, x, missing, steps, lr, prior_weight):
     device = model.device
     x, missing = x.to(device).float(), missing.to(device)
@@ -63,3 +63,15 @@ def _inpaint_batch(model, x, missing, steps, lr, prior_weight):
     with torch.no_grad():
         guess = model.decode(z).float()
     return torch.where(missing, guess, x).cpu()
+
+
+def inpaint_files(model, inputs, mask: str | Path, output: str | Path, *, steps: int = 300) -> tuple[int, int]:
+    """Fill the holes `mask` marks in image files, folders or arrays; write them to `output`.
+
+    Returns the number of inputs and of values filled.
+    """
+    check_sample_output(model, output)
+    x, names = read_inputs(model, inputs)
+    missing = read_mask(mask, tuple(model.config.data_shape), len(x))
+    write_samples(model, inpaint(model, x, missing, steps=steps), output, names)
+    return len(x), int(missing.sum())

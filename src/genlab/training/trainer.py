@@ -8,32 +8,56 @@ never looks at the model's type.
 Per step it keeps the losses as tensors and reads them back only every `log_every`
 steps (one synchronisation per window, not per step); that is also where a NaN or
 infinite loss is caught, before any checkpoint could store poisoned weights.
+
+Where it writes is handed to it: `run` is any object with the paths of `RunFiles`
+(genlab.runs.RunDirectory is one), and `monitors` are callables whose numbers are
+logged beside the losses (genlab.training.monitors).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from genlab.config import TrainConfig
 from genlab.data.batches import Batch, BatchLoader
 from genlab.errors import GenlabError, TrainingDivergedError
 from genlab.images import save_image_grid
 from genlab.models.base import GenerativeModel
-from genlab.runs import RunDirectory
-from genlab.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from genlab.train.distributed import Distributed, resolve_device, resolve_precision
-from genlab.train.metrics import MetricsLog
-from genlab.train.optim import build_optimizer, build_scheduler
+from genlab.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from genlab.training.config import TrainConfig
+from genlab.training.distributed import Distributed, resolve_device, resolve_precision
+from genlab.training.metrics import MetricsLog
+from genlab.training.numerics import flush_denormals
+from genlab.training.optim import build_optimizer, build_scheduler
+from genlab.version import __version__
 
 EVAL_SEED_OFFSET = 7919  # validation noise is seeded apart from the training stream
 INIT_SAMPLES = 20_000  # enough for the principal components of 784 pixels, and seconds to decompose
+
+
+logger = logging.getLogger(__name__)
+
+Monitor = Callable[[GenerativeModel], dict]
+
+
+class RunFiles(Protocol):
+    """Where a training run writes: its checkpoint, metric log, model folder, grids and TensorBoard events."""
+
+    checkpoint_path: Path
+    metrics_path: Path
+    model_dir: Path
+    tensorboard_dir: Path
+
+    def preview_path(self, epoch: int, name: str) -> Path: ...
 
 
 @dataclass
@@ -52,13 +76,15 @@ class Trainer:
         config: TrainConfig,
         *,
         seed: int = 0,
-        run: RunDirectory | None = None,
+        run: RunFiles | None = None,
         distributed: Distributed | None = None,
+        monitors: Sequence[Monitor] = (),
     ):
         self.model = model
         self.config = config
         self.seed = seed
         self.run = run
+        self.monitors = list(monitors)
         self.dist = distributed or Distributed()
         self.device = resolve_device(config.device, self.dist.local_rank)
         self.precision = resolve_precision(config.precision, self.device, model.prefers_bf16)
@@ -69,6 +95,10 @@ class Trainer:
 
     def fit(self, train: BatchLoader, val: BatchLoader | None = None, *, resume: bool = False) -> GenerativeModel:
         """Train for config.epochs; with `resume`, continue from the run's last checkpoint."""
+        with flush_denormals(self.config.flush_denormals):
+            return self._fit(train, val, resume)
+
+    def _fit(self, train: BatchLoader, val: BatchLoader | None, resume: bool) -> GenerativeModel:
         cfg = self.config
         steps_per_epoch = len(train)
         if steps_per_epoch == 0:
@@ -87,8 +117,7 @@ class Trainer:
         torch.manual_seed(self.seed * 1000 + self.dist.rank)  # each rank draws its own noise
 
         resumed = self._restore() if resume else False
-        if not resumed and hasattr(model, "initialise_from_data"):
-            # a data-dependent start (the linear autoencoder's PCA), before any replica copies the weights
+        if not resumed:  # a data-dependent start (a no-op for most models), before any replica copies the weights
             model.initialise_from_data(train.preprocessing(train.x[:INIT_SAMPLES]).to(self.device))
         step_fn = model
         if self.dist.active:
@@ -229,10 +258,15 @@ class Trainer:
 
     @torch.no_grad()
     def _monitor(self) -> dict:
-        """The model's own diagnostics, drawn without touching the training random stream."""
+        """The monitors' numbers, drawn without touching the training random stream."""
+        if not self.monitors:
+            return {}
         devices = [self.device] if self.device.type == "cuda" else []
+        record: dict = {}
         with torch.random.fork_rng(devices=devices), self._autocast():
-            return self.model.monitor()
+            for monitor in self.monitors:
+                record.update(monitor(self.model))
+        return record
 
     def _diverged(self, step: int, keys: list[str], values: torch.Tensor | None) -> None:
         where = "on another process" if values is None else ", ".join(
@@ -260,8 +294,6 @@ class Trainer:
                           tensorboard_dir=tensorboard)
 
     def _run_record(self, train: BatchLoader, resumed: bool) -> dict:
-        from genlab import __version__
-
         return {"split": "run", "step": self.position.step, "event": "resume" if resumed else "start",
                 "device": str(self.device), "precision": self.precision, "world_size": self.dist.world_size,
                 "steps_per_epoch": len(train), "train_samples": train.samples_per_epoch * self.dist.world_size,
@@ -294,7 +326,7 @@ class Trainer:
             images = model.preview(batch.x, batch.y, self.config.preview_samples, generator)
         model.train()
         for name, grid in images.items():
-            save_image_grid(grid, self.run.samples_dir / f"epoch_{self.position.epoch:03d}_{name}.png")
+            save_image_grid(grid, self.run.preview_path(self.position.epoch, name))
 
     def _save_checkpoint(self) -> None:
         rng_states = self.dist.gather(capture_rng())  # collective: every rank takes part
@@ -334,7 +366,7 @@ class Trainer:
 
     def _say(self, message: str) -> None:
         if self.show:
-            tqdm.write(message, file=sys.stderr)
+            logger.info(message)
 
     def _say_epoch(self, val_metrics: dict[str, float]) -> None:
         train = self.last_train

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from genlab.config import TrainConfig
+from genlab.training.config import TrainConfig
 
 
 def build_optimizer(

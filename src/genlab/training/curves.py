@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from genlab.files import atomic_path
-from genlab.train.metrics import read_metrics
+from genlab.training.metrics import read_metrics
 
 
 def plot_training_curves(metrics_path: Path, output: Path) -> Path | None:
     """Plot every loss in metrics.jsonl against the step, training and validation; None if nothing to plot."""
+    # matplotlib takes about half a second to import: only when a plot is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

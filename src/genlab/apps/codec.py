@@ -36,18 +36,23 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from genlab.api import load
+from genlab.apps.inputs import read_inputs
+from genlab.apps.outputs import write_samples
 from genlab.errors import GenlabError
+from genlab.files import atomic_path, check_output_path
+from genlab.models.inference import run_batched
 
 MAGIC = b"GLZC"
 VERSION = 1
 ZLIB, LZMA = 1, 2
 LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
 HEADER_BYTES = 50  # magic to rank, inclusive
-CODE_BATCH = 1000
 
 
 @dataclass
@@ -93,8 +98,7 @@ def quantise(model, x: torch.Tensor, step: float) -> np.ndarray:
     if not (math.isfinite(step) and 0 < step < 1e30):
         raise GenlabError(f"step must be a positive number (got {step}); smaller steps give larger, better files")
     mean, std = code_statistics(model)
-    codes = torch.cat([model.encode(x[i : i + CODE_BATCH].to(model.device)).float().cpu()
-                       for i in range(0, len(x), CODE_BATCH)])
+    codes = run_batched(model.encode, x, device=model.device).float()
     return torch.round((codes - mean) / std / step).to(torch.int64).numpy()
 
 
@@ -103,8 +107,7 @@ def dequantise(model, quantised: np.ndarray, step: float) -> torch.Tensor:
     """Integer codes (N, D) -> decoded model-space samples (N, ...)."""
     mean, std = code_statistics(model)
     codes = torch.from_numpy(quantised.astype(np.float32)) * step * std + mean
-    return torch.cat([model.decode(codes[i : i + CODE_BATCH].to(model.device)).float().cpu()
-                      for i in range(0, len(codes), CODE_BATCH)])
+    return run_batched(model.decode, codes, device=model.device).float()
 
 
 def compress(model, x: torch.Tensor, step: float, model_hint: str = "") -> bytes:
@@ -193,9 +196,32 @@ def _decode_payload(payload: bytes, coder: int, expected: int) -> bytes:
 
 
 def check_compressible(model) -> None:
-    from genlab.models.latent import LatentModel
+    model.require("label_free_codes", "compress")
 
-    if not isinstance(model, LatentModel):
-        raise GenlabError(f"a {model.model_name} model has no encoder; compress with an autoencoder or VAE")
-    if model.conditional:
-        raise GenlabError(f"a {model.model_name} needs class labels to decode; compress with an unconditional model")
+
+def compress_files(model, inputs, output: str | Path, step: float = 0.1, model_hint: str | Path = "") -> tuple[int, int]:
+    """Compress image files, folders or arrays into one file at `output`; return (samples, bytes)."""
+    output = check_output_path(output, tuple({Path(output).suffix.lower(), ""}))  # any name; refuses a file in the way
+    check_compressible(model)
+    x, _ = read_inputs(model, inputs)
+    blob = compress(model, x, step, model_hint=str(Path(model_hint).resolve()) if model_hint else "")
+    with atomic_path(output) as scratch:
+        scratch.write_bytes(blob)
+    return len(x), len(blob)
+
+
+def decompress_file(path: str | Path, output: str | Path, run: str | Path | None = None,
+                    device: str = "cpu") -> tuple[int, list[Path]]:
+    """Decode a file written by compress_files into `output` (a folder of PNGs or an array file)."""
+    check_output_path(output, ("", ".npy", ".npz", ".csv"))
+    path = Path(path)
+    if not path.is_file():
+        raise GenlabError(f"{path}: no such file")
+    blob = path.read_bytes()
+    run = run or unpack(blob).model_hint
+    if not run or not Path(run).exists():
+        raise GenlabError(f"the model this file was made with ({run or 'unrecorded'}) is not there; give it with --run RUN")
+    model = load(run, device=device)
+    decoded = decompress(model, blob)
+    names = [f"{path.stem}_{i:05d}" for i in range(len(decoded))]
+    return len(decoded), write_samples(model, decoded, output, names)

@@ -1,0 +1,83 @@
+"""Samples, reconstructions and codes of a trained model, written to files: what `genlab sample`,
+`genlab reconstruct` and `genlab encode` do, callable from Python with the same results.
+
+    model = genlab.load(run)
+    sample_to_file(model, run, "sevens.npy", 100, label=7)      # uint8 for 8-bit image data
+    reconstruct_to_file(model, run, "recon.png", 32)             # originals above reconstructions
+    encode_to_file(model, run, "codes.npz", split="test")        # codes and labels
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genlab.api import run_data_config
+from genlab.apps.outputs import check_sample_output, write_codes, write_grid, write_samples
+from genlab.data.model_inputs import model_inputs
+from genlab.errors import GenlabError
+from genlab.files import check_output_path
+from genlab.models.inference import encode_all, run_batched
+from genlab.samplers import draw_samples
+
+
+def sample_to_file(model, run: str | Path, output: str | Path, count: int, *, seed: int = 0, label: int | None = None,
+                   sampler: str = "prior", components: int = 10) -> list[Path]:
+    """Draw `count` samples (of class `label`, for conditional models) and write them to `output`."""
+    check_sample_output(model, output)
+    model.require("samples", "generate samples")
+    labels = None if label is None else torch.full((count,), int(label), dtype=torch.long)
+    if labels is not None and sampler == "gmm":
+        raise GenlabError("the gmm sampler draws from all classes; drop --class")
+    if labels is not None:
+        model.sample_labels(count, labels=labels)  # checks the class before any work
+    samples = draw_samples(model, run, count, sampler=sampler, components=components,
+                           generator=torch.Generator().manual_seed(seed), labels=labels)
+    return write_samples(model, samples, output, labels=labels)
+
+
+def data_split(model, run: str | Path, data: str | None, split: str, limit: int | None = None):
+    """A split of `data` (default: the run's own data settings) in the model's input space, and its labels."""
+    return model_inputs(model, data or run_data_config(run, model), split, limit)
+
+
+def conditioning_labels(model, y: torch.Tensor | None, data: str | None) -> torch.Tensor | None:
+    """Labels to condition on, for conditional models (which need them)."""
+    if not model.conditional:
+        return None
+    if y is None:
+        raise GenlabError(f"this {model.model_name} is conditional and '{data or 'the data'}' has no labels")
+    return y
+
+
+def reconstruct_to_file(model, run: str | Path, output: str | Path, count: int, *, data: str | None = None,
+                        split: str = "test") -> tuple[int, float]:
+    """Reconstruct the first `count` inputs of a split; write them (a .png shows originals above them).
+
+    Returns how many were written and their mean squared error in model units.
+    """
+    check_sample_output(model, output, (".png", ".npy", ".npz", ".csv"))
+    model.require("codes", "reconstruct")
+    if count < 1:
+        raise GenlabError(f"the number of inputs must be at least 1 (got {count})")
+    x, y = data_split(model, run, data, split, limit=count)
+    reconstructions = run_batched(model.reconstruct, x, conditioning_labels(model, y, data), device=model.device).float()
+    if Path(output).suffix.lower() == ".png":
+        columns = min(8, len(x))
+        rows = [t for r in range(0, len(x), columns) for t in (x[r : r + columns], reconstructions[r : r + columns])]
+        write_grid(model, torch.cat(rows), output, columns)
+    else:
+        write_samples(model, reconstructions, output, labels=y)
+    return len(x), float((reconstructions - x).square().mean())
+
+
+def encode_to_file(model, run: str | Path, output: str | Path, *, data: str | None = None,
+                   split: str = "test") -> tuple[int, ...]:
+    """The codes of a whole split, written as .npy (codes) or .npz (codes and labels); returns their shape."""
+    check_output_path(output, (".npy", ".npz"))
+    model.require("codes", "encode")
+    x, y = data_split(model, run, data, split)
+    codes = encode_all(model, x, conditioning_labels(model, y, data))
+    write_codes(output, codes, y)
+    return tuple(codes.shape)

@@ -1,0 +1,73 @@
+"""What every command module shares: lazy library modules and the flags that mean the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+INPUTS_HELP = "image files, folders of images, or .npy/.npz/.csv arrays (one sample per row)"
+OUTPUT_HELP = "a folder (one PNG per input), a .png, or .npy/.npz/.csv (values in the data's units)"
+
+
+class lazy:  # noqa: N801  (used like a module: `api = lazy("genlab.api")`, then `api.load(...)`)
+    """Module `name`, imported on the first attribute access.
+
+    The command modules bind the library this way, so that building the parser (and so
+    `--help` and parse errors) imports neither torch nor the models. Nothing enters
+    sys.modules before the real import does.
+    """
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def with_examples(*lines: str) -> dict:
+    """add_parser keywords for an epilog of example command lines, kept as written."""
+    return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars or information messages")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="also debugging details")
+
+
+def add_device(parser: argparse.ArgumentParser, default: str = "cpu") -> None:
+    parser.add_argument("--device", default=default, help=f"where the model runs: cpu, cuda, cuda:N, mps (default {default})")
+
+
+def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
+    parser.add_argument("--seed", type=int, default=default, help=f"random seed (default {default})")
+
+
+def add_output(parser: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
+    if default is None:
+        parser.add_argument("-o", "--output", required=True, help=help)
+    else:
+        parser.add_argument("-o", "--output", default=default, help=f"{help} (default {default})")
+
+
+def add_num_samples(parser: argparse.ArgumentParser, default: int, what: str = "samples") -> None:
+    # --samples and --count: the names these flags had before, kept working
+    parser.add_argument("-n", "--num-samples", "--samples", "--count", dest="num_samples", type=int, default=default,
+                        help=f"how many {what} (default {default})")
+
+
+def add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="dataset name or path, shaped like the training data (default: the run's own)")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="(default test)")
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML file with model/data/train/seed sections, such as a run's config.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one setting, e.g. --set train.lr=3e-4 --set model.latent_dim=8 (repeatable)")
+
+
+def progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False)

@@ -1,0 +1,58 @@
+"""genlab detect fit and genlab detect score: anomaly detection on records or images."""
+
+from __future__ import annotations
+
+from genlab.commands.common import (
+    INPUTS_HELP,
+    add_device,
+    add_output,
+    add_settings,
+    lazy,
+    progress,
+    with_examples,
+)
+
+anomaly = lazy("genlab.apps.anomaly")
+
+
+def register(commands, common) -> None:
+    detect = commands.add_parser("detect", parents=[common], help="anomaly detection: fit a detector, score new records")
+    actions = detect.add_subparsers(title="detect commands", metavar="ACTION")
+    fit = actions.add_parser(
+        "fit", parents=[common], help="train a model on normal data and set the anomaly threshold",
+        **with_examples("genlab detect fit --data transactions.csv --run-dir runs/detector --contamination 0.02"))
+    fit.add_argument("--data", required=True, help="named dataset, .npy/.npz/.csv file or image folder of normal records")
+    fit.add_argument("--run-dir", required=True, help="where to write the run and its detector.json")
+    fit.add_argument("--model", default="vae", help="ae, dae, sparse-ae or vae (default vae)")
+    fit.add_argument("--score", default="auto",
+                     help="reconstruction, weighted-reconstruction, elbo, nll, latent or auto "
+                          "(default auto: nll for a vae, reconstruction otherwise)")
+    fit.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in the data (default 0.1)")
+    fit.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    fit.add_argument("--latent-dim", type=int, default=8, help="code dimensions (default 8)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed of the training run (default 0)")
+    add_settings(fit)
+    add_device(fit, default="auto")
+    fit.set_defaults(handler=run_fit)
+
+    score = actions.add_parser("score", parents=[common], help="score records with a fitted detector: one row per record")
+    score.add_argument("run", help="run directory written by genlab detect fit")
+    score.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
+    add_output(score, "CSV with columns name, score, anomaly (1 = anomaly)")
+    add_device(score)
+    score.set_defaults(handler=run_score)
+    detect.set_defaults(handler=lambda _: detect.print_help())
+
+
+def run_fit(args) -> None:
+    detector = anomaly.fit_detector_run(
+        args.data, args.run_dir, model=args.model, score=args.score, contamination=args.contamination, epochs=args.epochs,
+        latent_dim=args.latent_dim, seed=args.seed, config=args.config, overrides=args.overrides,
+        device=args.device, progress=progress(args))
+    print(f"detector in {detector.path_}: score {detector.score_}, threshold {detector.threshold_:.6g} "
+          f"({detector.labels_.mean():.1%} of the {len(detector.labels_):,} training records above it)")
+
+
+def run_score(args) -> None:
+    scores, flags, threshold = anomaly.score_files(args.run, args.inputs, args.output, device=args.device)
+    print(f"scored {len(scores)} records into {args.output}: {int(flags.sum())} above the threshold {threshold:.6g}")

@@ -1,0 +1,31 @@
+"""genlab latent: pictures of a model's code space."""
+
+from __future__ import annotations
+
+from genlab.commands.common import add_data, add_device, add_num_samples, add_output, lazy
+
+api = lazy("genlab.api")
+latent = lazy("genlab.apps.latent")
+
+
+def register(commands, common) -> None:
+    parser = commands.add_parser("latent", parents=[common],
+                                 help="pictures of the latent space: scatter, grid, interpolation, traversal")
+    parser.add_argument("run", help="run directory or model folder")
+    parser.add_argument("--plot", required=True, choices=["scatter", "grid", "interpolate", "traverse"])
+    add_output(parser, "the .png to write")
+    add_data(parser)
+    add_num_samples(parser, 5000, "points in a scatter")
+    parser.add_argument("--method", default="pca", choices=["pca", "tsne"], help="scatter: projection of codes over 2-D")
+    parser.add_argument("--index", type=int, nargs="+", default=[0, 1],
+                        help="interpolate: the two inputs (default 0 1); traverse: the input (default 0)")
+    parser.add_argument("--steps", type=int, default=10, help="images per row (grid: per side) (default 10)")
+    add_device(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> None:
+    model = api.load(args.run, device=args.device)
+    latent.latent_picture(model, args.run, args.plot, args.output, data=args.data, split=args.split,
+                          count=args.num_samples, method=args.method, index=args.index, steps=args.steps)
+    print(f"wrote {args.plot} of {model.model_name} codes to {args.output}")
