@@ -33,10 +33,12 @@ def project_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[n
     if codes.shape[1] == 2:
         return codes, "z"
     if method == "pca":
+        # scikit-learn and matplotlib take a second to import: only for the plots that use them
         from sklearn.decomposition import PCA
 
         return PCA(n_components=2, random_state=seed).fit_transform(codes), "PC"
     if method == "tsne":
+        # as above
         from sklearn.manifold import TSNE
 
         perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
@@ -47,18 +49,20 @@ def project_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[n
 def scatter_plot(model, x: torch.Tensor, labels: torch.Tensor | None, path: str | Path, method: str = "pca",
                  class_names: list[str] | None = None) -> Path:
     """Codes of x as a 2-D scatter coloured by label, written to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # as above; the Figure API leaves pyplot's global state (and the process's backend) alone
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     points, axis = project_2d(encode_all(model, x), method)
-    figure, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    figure = Figure(figsize=(6.4, 5.6), dpi=110)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="tab:blue", linewidths=0)
     else:
         labels = np.asarray(labels)
-        colours = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
+        colours = colormaps["tab10" if labels.max() < 10 else "tab20"]
         for value in np.unique(labels):
             chosen = labels == value
             name = class_names[value] if class_names and value < len(class_names) else str(value)
@@ -117,12 +121,9 @@ def decode_grid(model, codes: torch.Tensor, path: str | Path, columns: int) -> P
 
 
 def _save_figure(figure, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     with atomic_path(path) as scratch:
         figure.savefig(scratch, format="png")
-    plt.close(figure)
     return path
 
 

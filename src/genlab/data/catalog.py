@@ -37,6 +37,7 @@ def _idx_files(digests: dict[str, str]) -> tuple[DataFile, ...]:
 
 
 def _read_digits(_: Path) -> RawArrays:
+    # scikit-learn takes about a second to import: only when the digits are read
     from sklearn.datasets import load_digits
 
     digits = load_digits()

@@ -31,9 +31,8 @@ class GaussianMixtureSampler:
     @torch.no_grad()
     def fit(self, model, inputs: torch.Tensor) -> GaussianMixtureSampler:
         """Encode `inputs` (preprocessed like the training data) and fit the mixture to the codes."""
-        from sklearn.mixture import (
-            GaussianMixture,  # scikit-learn takes a second to import: only when fitting
-        )
+        # scikit-learn takes a second to import: only when a mixture is fitted
+        from sklearn.mixture import GaussianMixture
 
         codes = encode_all(model, inputs).double().numpy()
         if len(codes) < self.components:

@@ -216,6 +216,7 @@ def to_html(comparison: dict) -> str:
 
 
 def _plots(comparison: dict) -> list[tuple[str, str]]:
+    # matplotlib takes about half a second to import: only when a plot is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

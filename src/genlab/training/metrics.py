@@ -67,6 +67,7 @@ def _json_value(value: Any) -> Any:
 
 def _open_tensorboard(directory: Path):
     try:
+        # TensorBoard is optional (the tensorboard extra) and slow to import: only when a run logs to it
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
