@@ -145,3 +145,58 @@ def test_models_lists_each_setting_with_its_default_and_help(cli):
     assert "default 'non-saturating'" in lines["model.loss"]
     assert "wasserstein-gp" in lines["model.lr_generator"].split("#", 1)[1]  # the field's comment is its help
     assert "#" not in lines["model.sample_with_ema"]  # no comment, no help: nothing borrowed from a neighbour
+
+
+@pytest.fixture(scope="module")
+def byte_image_run(tmp_path_factory):
+    """An autoencoder trained on a folder of 8-bit PNGs: its data's units are bytes."""
+    from genlab.cli import main
+
+    folder = tmp_path_factory.mktemp("pngs")
+    rng = np.random.default_rng(0)
+    for i in range(64):
+        image = np.zeros((8, 8), dtype=np.uint8)
+        image[rng.integers(0, 8), :] = 255  # one bright row per image
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    run = tmp_path_factory.mktemp("runs") / "ae-bytes"
+    settings = ["--set", "train.batch_size=16", "--set", "train.tensorboard=false", "--set", "train.preview_samples=0"]
+    assert main(["train", "ae", "--data", str(folder), "--epochs", "1", "--run-dir", str(run), "-q", *settings]) == 0
+    return run, folder
+
+
+def test_one_writer_keeps_8bit_images_8bit_from_the_cli_and_the_api(byte_image_run, tmp_path, cli):
+    import genlab
+    from genlab.apps.outputs import write_samples
+
+    run, folder = byte_image_run
+    assert cli("sample", run, "-n", "4", "-o", tmp_path / "s.npy")[0] == 0
+    assert cli("denoise", run, folder, "-o", tmp_path / "d.npy")[0] == 0
+    assert cli("reconstruct", run, "-n", "4", "-o", tmp_path / "r.npy")[0] == 0  # the run's own data by default
+    model = genlab.load(run)
+    write_samples(model, model.sample(4), tmp_path / "api.npy")
+    for name in ("s", "d", "r", "api"):
+        assert np.load(tmp_path / f"{name}.npy").dtype == np.uint8, name
+    assert np.load(tmp_path / "d.npy").shape == (64, 1, 8, 8)
+
+
+def test_commands_share_flags_and_create_output_folders(trained_run, tmp_path, cli):
+    deep = tmp_path / "new" / "folder" / "s.npy"
+    code, _, err = cli("sample", trained_run, "--num-samples", "6", "--seed", "3", "--device", "cpu", "-o", deep)
+    assert code == 0, err
+    again = tmp_path / "again.npy"
+    assert cli("sample", trained_run, "-n", "6", "--seed", "3", "-o", again)[0] == 0
+    assert np.array_equal(np.load(deep), np.load(again))  # the seed decides the samples
+    code, _, err = cli("sample", trained_run, "--device", "cuda:7", "-o", tmp_path / "x.npy")
+    assert code == 2 and err.count("\n") == 1 and "device" in err and not (tmp_path / "x.npy").exists()
+    code, _, err = cli("reconstruct", trained_run, "-o", tmp_path / "r.png")  # --data defaults to the run's own
+    assert code == 0, err
+    code, _, err = cli("latent", trained_run, "--plot", "scatter", "-n", "50", "-o", tmp_path / "maps" / "m.png")
+    assert code == 0 and (tmp_path / "maps" / "m.png").is_file(), err
+
+
+def test_quiet_and_verbose_set_what_the_genlab_logger_shows(tmp_path, cli):
+    settings = [a for s in QUICK for a in ("--set", s)]
+    code, _, err = cli("train", "ae", "--data", "digits", "--epochs", "1", "--run-dir", tmp_path / "a", *settings)
+    assert code == 0 and "training ae on digits" in err and "done: model in" in err
+    code, _, err = cli("train", "ae", "--data", "digits", "--epochs", "1", "--run-dir", tmp_path / "b", "-q", *settings)
+    assert code == 0 and "training ae on digits" not in err

@@ -9,6 +9,7 @@ import torch
 from conftest import QUICK
 from test_models import linear_gaussian_vae
 
+from genlab.errors import GenlabError
 from genlab.eval.likelihood import likelihood_metrics
 from genlab.eval.probes import probe_accuracy
 from genlab.eval.reconstruction import psnr, ssim
@@ -200,3 +201,27 @@ def test_default_groups_skip_diversity_without_a_reference_classifier(digits_run
     assert (runs["ae"] / "eval.json").is_file()  # the run keeps its latest results for reports
     code, _, err = cli("eval", runs["ae"], "--metrics", "diversity", "--quiet", "-o", tmp_path / "b.json")
     assert code == 2 and "reference classifier" in err and not (tmp_path / "b.json").exists()
+
+
+def test_a_registered_metric_group_is_offered_to_the_models_it_applies_to(digits_runs, monkeypatch):
+    import genlab.eval.runner  # noqa: F401  (registers the built-in groups)
+    from genlab.eval import registry
+
+    calls = []
+
+    def compute(context):
+        calls.append(context.model.model_name)
+        return {"code_norm": float(context.model.encode(context.inputs[0][:10]).norm(dim=1).mean())}
+
+    group = registry.MetricGroup("code_norm", "mean norm of codes", lambda model: model.capabilities.codes, compute,
+                                 lambda context: {"examples": 10})
+    monkeypatch.setitem(registry.GROUPS, "code_norm", group)
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    assert "code_norm" in registry.applicable_metrics(genlab.load(runs["vae"]))
+    assert "code_norm" not in registry.applicable_metrics(genlab.load(runs["gan"]))
+    results = genlab.evaluate(runs["vae"], ["code_norm"], progress=False)
+    assert calls == ["vae"] and results["metrics"]["code_norm"]["code_norm"] > 0
+    assert results["protocol"]["code_norm"] == {"examples": 10}
+    with pytest.raises(GenlabError, match="does not apply to a gan"):
+        genlab.evaluate(runs["gan"], ["code_norm"], progress=False)

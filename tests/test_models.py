@@ -169,3 +169,20 @@ def test_linear_autoencoder_refuses_more_codes_than_samples_allow():
     model = create_model("ae", data_shape=(6,), value_range="real", arch="linear", latent_dim=5, reconstruction_loss="mse")
     with pytest.raises(GenlabError, match="needs at least that many"):
         model.initialise_from_data(torch.rand(4, 6))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_capabilities_say_what_the_model_can_do(name):
+    needs_labels = name in ("cvae", "cgan", "classifier", "supervised-ae")
+    model = create_model(name, data_shape=(1, 8, 8), num_classes=10 if needs_labels else None)
+    capabilities = model.capabilities
+    assert capabilities.codes == (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None)))
+    assert capabilities.samples == callable(getattr(model, "sample", None))
+    assert capabilities.likelihood == callable(getattr(model, "log_likelihood", None))
+    assert capabilities.predicts == callable(getattr(model, "predict", None))
+    assert capabilities.conditional == (name in ("cvae", "cgan"))
+    assert capabilities.denoiser == (name == "dae")
+    assert capabilities.images  # (1, 8, 8) in [0, 1]
+    if not capabilities.label_free_codes:
+        with pytest.raises(GenlabError, match=f"a {name} model cannot denoise"):
+            model.require("label_free_codes", "denoise")
