@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-# The main job: a VAE on scikit-learn's bundled digits (no download), about 10 seconds of training.
+# The main job: a VAE on scikit-learn's bundled digits (no download); prints where its run directory is.
 demo: $(STAMP)
 	$(VENV)/bin/genlab train --config configs/vae-digits.yaml
 

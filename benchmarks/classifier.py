@@ -23,8 +23,8 @@ from genlab.eval.features import (
     REFERENCE_RECIPES,
     load_reference_classifier,
     train_reference_classifier,
-    weights_sha256,
 )
+from genlab.models.base import weights_sha256
 
 
 def main() -> None:

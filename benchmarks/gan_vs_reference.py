@@ -39,15 +39,15 @@ from torch import nn
 
 import genlab
 from genlab.data import Preprocessing, ensure_named_dataset, get_named_dataset, load_dataset
+from genlab.data.preprocessing import convert_preprocessing
 from genlab.eval.features import (
     load_reference_classifier,
     reference_classifier_dir,
     train_reference_classifier,
-    weights_sha256,
 )
 from genlab.eval.quality import classifier_features, frechet_distance
 from genlab.images import save_image_grid
-from genlab.models.gan import convert_preprocessing
+from genlab.models.base import weights_sha256
 
 SAMPLES = 10_000
 

@@ -40,8 +40,8 @@ from genlab.eval.features import (
     load_reference_classifier,
     reference_classifier_dir,
     train_reference_classifier,
-    weights_sha256,
 )
+from genlab.models.base import weights_sha256
 
 LATENT = {"arch": "conv", "latent_dim": 16}
 # generator -> (model, model settings, sampler); GANs get their own epoch budget

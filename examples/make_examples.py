@@ -89,16 +89,15 @@ def main() -> None:
     gans = [trained_run(runs / f"gan-{args.data}-{s}", "gan", args.data,
                         {"train.epochs": 10_000, "train.max_minutes": args.gan_minutes}, seed=s) for s in args.seeds]
 
-    from genlab.eval.runner import as_json_ready, evaluate
-    from genlab.files import write_text_atomic
+    from genlab.eval.runner import evaluate
+    from genlab.eval.stored import store_eval
     from genlab.report import render_report
     from genlab.report.compare import compare_runs
 
     results = evaluate(vaes[0], ["likelihood", "reconstruction", "quality", "diversity"], samples=args.samples, k=500,
                        progress=False)
-    import json
 
-    write_text_atomic(vaes[0] / "eval.json", json.dumps(as_json_ready(results), indent=2) + "\n")
+    store_eval(vaes[0], results)
     started = time.perf_counter()
     report = render_report(vaes[0], HERE / "vae-report.html")
     print(f"report rendered in {time.perf_counter() - started:.1f} s", flush=True)

@@ -211,7 +211,7 @@ def test_a_registered_metric_group_is_offered_to_the_models_it_applies_to(digits
 
     def compute(context):
         calls.append(context.model.model_name)
-        return {"code_norm": float(context.model.encode(context.inputs[0][:10]).norm(dim=1).mean())}
+        return {"code_norm": float(context.model.encode(context.inputs[0][:10]).detach().norm(dim=1).mean())}
 
     group = registry.MetricGroup("code_norm", "mean norm of codes", lambda model: model.capabilities.codes, compute,
                                  lambda context: {"examples": 10})

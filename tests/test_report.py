@@ -79,7 +79,8 @@ def test_compare_groups_seeds_and_says_a_gan_cannot_reconstruct(runs, tmp_path, 
     assert recipes["gan"]["fid"]["max"] - recipes["gan"]["fid"]["min"] == pytest.approx(max(fids) - min(fids))
     assert recipes["gan"]["parameters"] == genlab.load(runs / "gan-0").num_parameters()
     page = output.read_text()
-    assert len(embedded_images(page)) == 2 and "gan" in out
+    assert len(embedded_images(page)) == 4 and "gan" in out  # two sample grids side by side, two plots
+    assert "train img/s" in page and recipes["gan"]["train_images_per_s"]["mean"] > 0
 
 
 def test_compare_refuses_mixed_data_and_single_runs(runs, tmp_path, cli):

@@ -52,18 +52,23 @@ def run_data_list(args) -> None:
 
 
 def run_data_fetch(args) -> None:
-    named = datasets.get_named_dataset(args.name)
-    if not named.needs_files:
-        print(f"{named.name} ships with scikit-learn; nothing to fetch")
-        return
-    directory = lazy("genlab.data.dataset").ensure_named_dataset(named, args.root, download=True, mirror=args.mirror)
-    print(f"{named.name}: {len(named.files)} files verified in {directory}")
+    named = _named_with_files(args.name, "fetch")
+    if named is not None:
+        directory = lazy("genlab.data.dataset").ensure_named_dataset(named, args.root, download=True, mirror=args.mirror)
+        print(f"{named.name}: {len(named.files)} files verified in {directory}")
 
 
 def run_data_verify(args) -> None:
-    named = datasets.get_named_dataset(args.name)
+    named = _named_with_files(args.name, "verify")
+    if named is not None:
+        directory = datasets.verify_named(named, args.root)
+        print(f"{named.name}: {len(named.files)} files match their SHA-256 in {directory}")
+
+
+def _named_with_files(name: str, verb: str):
+    """The named dataset, or None (said so) when it ships with a package and has no files to `verb`."""
+    named = datasets.get_named_dataset(name)
     if not named.needs_files:
-        print(f"{named.name} ships with scikit-learn; nothing to verify")
-        return
-    directory = datasets.verify_named(named, args.root)
-    print(f"{named.name}: {len(named.files)} files match their SHA-256 in {directory}")
+        print(f"{named.name} ships with scikit-learn; nothing to {verb}")
+        return None
+    return named

@@ -35,6 +35,7 @@ def register(commands, common) -> None:
     report.add_argument("run", help="run directory")
     report.add_argument("-o", "--output", help="the .html to write (default RUN/report.html)")
     report.add_argument("--eval", dest="eval_file", help="results JSON of genlab eval (default: the run's latest)")
+    add_device(report)
     report.set_defaults(handler=run_report)
 
     comparison = commands.add_parser(
@@ -61,6 +62,7 @@ def register(commands, common) -> None:
     serve.add_argument("run", help="run directory of an image model (ae, dae, vae, cvae, gan, cgan, ...)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    add_device(serve)
     serve.set_defaults(handler=run_serve)
 
 
@@ -80,7 +82,7 @@ def run_info(args) -> None:
 
 def run_report(args) -> None:
     started = time.perf_counter()
-    path = html.render_report(args.run, args.output, args.eval_file)
+    path = html.render_report(args.run, args.output, args.eval_file, device=args.device)
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {time.perf_counter() - started:.1f} s)")
 
 
@@ -97,4 +99,4 @@ def run_serve(args) -> None:
         raise GenlabError(f"--port must be between 1 and 65535 (got {args.port})")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"note: listening on {args.host}: other machines that reach it can use the explorer", file=sys.stderr)
-    lazy("genlab.serve.app").serve(args.run, args.host, args.port)
+    lazy("genlab.serve.app").serve(args.run, args.host, args.port, device=args.device)

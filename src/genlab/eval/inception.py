@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.errors import GenlabError
+from genlab.models.inference import BATCH_SIZE, run_batched
 
 
 class ConvBN(nn.Module):
@@ -210,6 +211,7 @@ def load_inception(path: str | Path) -> InceptionFeatures:
 
 
 @torch.no_grad()
-def inception_features(network: InceptionFeatures, images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
+def inception_features(network: InceptionFeatures, images: torch.Tensor) -> torch.Tensor:
     """(N, 2048) features of images in [0, 1]."""
-    return torch.cat([network(batch).cpu() for batch in images.split(batch_size)])
+    # each image grows to 3x299x299 inside the network: a tenth of the usual batch keeps memory bounded
+    return run_batched(network, images, batch_size=BATCH_SIZE // 10)

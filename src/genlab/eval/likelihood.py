@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from genlab.errors import GenlabError
+from genlab.models.inference import run_batched
 
 
 def supports_likelihood(model) -> bool:
@@ -49,18 +49,16 @@ def likelihood_metrics(model, x: torch.Tensor, labels: torch.Tensor | None = Non
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     started = time.perf_counter()
-    elbo, log_px = [], []
+    def both(batch, batch_labels):  # the ELBO, then the bound, per batch: the draws come in a fixed order
+        return torch.stack([model.elbo(batch, batch_labels).double(),
+                            model.log_likelihood(batch, k=k, labels=batch_labels).double()], dim=1)
+
     try:
-        with tqdm(total=len(x), desc=f"IW-NLL k={k}", unit="img", disable=not progress, leave=False) as bar:
-            for start in range(0, len(x), batch_size):
-                batch = x[start : start + batch_size].to(model.device)
-                batch_labels = None if labels is None else labels[start : start + batch_size].to(model.device)
-                elbo.append(model.elbo(batch, batch_labels).double().cpu())
-                log_px.append(model.log_likelihood(batch, k=k, labels=batch_labels).double().cpu())
-                bar.update(len(batch))
+        values = run_batched(both, x, labels, device=model.device, batch_size=batch_size,
+                             progress=f"IW-NLL k={k}" if progress else None)
     finally:
         torch.random.set_rng_state(generator_state)
-    elbo_t, log_px_t = torch.cat(elbo), torch.cat(log_px)
+    elbo_t, log_px_t = values[:, 0], values[:, 1]
     dims = math.prod(model.config.data_shape)
     nll_stored = -log_px_t - stored_units_correction(model)
     return {

@@ -29,6 +29,7 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, file_sha256, write_text_atomic
+from genlab.models.capabilities import Capabilities, require
 from genlab.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -54,24 +55,6 @@ class ModelConfig:
     @property
     def is_image(self) -> bool:
         return len(self.data_shape) == 3
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a model can be asked to do."""
-
-    codes: bool = False  # encode(x) -> codes and decode(z) -> data: a code space, and reconstruct(x)
-    samples: bool = False  # sample(n) draws new data
-    likelihood: bool = False  # elbo(x) and log_likelihood(x, k), in nats
-    predicts: bool = False  # predict(x) and predict_proba(x): class labels
-    conditional: bool = False  # generation and codes take class labels
-    images: bool = False  # samples are images with a bounded range, shown as pictures
-    denoiser: bool = False  # trained to remove a corruption from its inputs (dae)
-
-    @property
-    def label_free_codes(self) -> bool:
-        """A code space that needs no class label: what maps, denoising, compression and detection use."""
-        return self.codes and not self.conditional
 
 
 _REGISTRY: dict[str, type[GenerativeModel]] = {}
@@ -182,20 +165,7 @@ class GenerativeModel(nn.Module):
 
     def require(self, capability: str, action: str) -> None:
         """Raise a one-line error unless the model has `capability` (a Capabilities field or property)."""
-        if getattr(self.capabilities, capability):
-            return
-        lacks, instead = {
-            "codes": ("it has no encoder (no code space)", "an autoencoder or VAE"),
-            "label_free_codes": ("it has no encoder that works without class labels (no code space)",
-                                 "an unconditional autoencoder or VAE (ae, dae, sparse-ae, vae)"),
-            "samples": ("it does not generate samples", "a generator (vae, gan, ...)"),
-            "likelihood": ("it has no likelihood", "a VAE"),
-            "predicts": ("it does not predict classes", "a classifier or supervised-ae"),
-            "conditional": ("it is not conditional", "a conditional model (cvae, cgan)"),
-            "images": ("it works on vectors, not images", "an image model"),
-            "denoiser": ("it was not trained to remove noise", "a dae"),
-        }[capability]
-        raise GenlabError(f"a {self.model_name} model cannot {action}: {lacks}; use {instead}")
+        require(self.capabilities, capability, f"a {self.model_name} model cannot {action}")
 
     # ---- class labels ------------------------------------------------------------------
 

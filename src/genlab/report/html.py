@@ -39,7 +39,8 @@ img { image-rendering: pixelated; max-width: 100%; } .note { color: #56606b; }
 """
 
 
-def render_report(run: str | Path, output: str | Path | None = None, eval_file: str | Path | None = None) -> Path:
+def render_report(run: str | Path, output: str | Path | None = None, eval_file: str | Path | None = None,
+                  device: str = "cpu") -> Path:
     """Write the report of `run` to `output` (default RUN/report.html) and return its path."""
     directory = RunDirectory.open(run)
     output = Path(output) if output is not None else directory.report_path
@@ -50,7 +51,7 @@ def render_report(run: str | Path, output: str | Path | None = None, eval_file: 
         raise GenlabError(f"{eval_file}: no such file")
 
     sections = [_summary_section(summary), _curves_section(directory), _samples_section(directory),
-                _latent_section(directory), _metrics_section(evaluation),
+                _latent_section(directory, device), _metrics_section(evaluation),
                 f"<h2>Configuration</h2><pre>{html.escape(directory.config_path.read_text())}</pre>"]
     title = f"{summary['model']} on {summary.get('data') or '?'}"
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>genlab report: {html.escape(title)}</title>"
@@ -109,8 +110,8 @@ def _samples_section(directory) -> str:
     return "".join(parts)
 
 
-def _latent_section(directory) -> str:
-    model = load(directory.root)
+def _latent_section(directory, device: str = "cpu") -> str:
+    model = load(directory.root, device=device)
     if not model.capabilities.label_free_codes:
         return ""
     try:

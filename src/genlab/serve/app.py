@@ -53,9 +53,9 @@ STATIC = Path(__file__).parent / "static"
 class Explorer:
     """The model and what the app precomputes about it: test codes, a 2-D map, score calibration."""
 
-    def __init__(self, run: str | Path):
+    def __init__(self, run: str | Path, device: str = "cpu"):
         self.run = Path(run)
-        self.model = load(self.run).eval()
+        self.model = load(self.run, device=device).eval()
         capabilities = self.model.capabilities
         if not capabilities.images:
             raise GenlabError("genlab serve shows images; this model works on vectors (use genlab detect or encode)")
@@ -207,14 +207,17 @@ def _png_url(write) -> str:
         return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def create_app(run: str | Path):
+def create_app(run: str | Path, device: str = "cpu"):
     """The FastAPI application serving `run`."""
     # FastAPI comes with the optional serve extra: imported only when the explorer starts
-    from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import FileResponse, JSONResponse
-    from pydantic import BaseModel, Field
+    try:
+        from fastapi import FastAPI, HTTPException, Request
+        from fastapi.responses import FileResponse, JSONResponse
+        from pydantic import BaseModel, Field
+    except ImportError:
+        raise GenlabError("genlab serve needs FastAPI and uvicorn: pip install 'genlab[serve]'") from None
 
-    explorer = Explorer(run)
+    explorer = Explorer(run, device)
     app = FastAPI(title="genlab explorer", docs_url=None, redoc_url=None, openapi_url=None)
 
     class SampleRequest(BaseModel):
@@ -289,9 +292,12 @@ def create_app(run: str | Path):
     return app
 
 
-def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    import uvicorn  # the optional serve extra, as above
+def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu") -> None:
+    try:
+        import uvicorn  # the optional serve extra, as above
+    except ImportError:
+        raise GenlabError("genlab serve needs FastAPI and uvicorn: pip install 'genlab[serve]'") from None
 
-    app = create_app(run)
+    app = create_app(run, device)
     logger.info(f"genlab explorer for {run} on http://{host}:{port}/ (Ctrl+C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
