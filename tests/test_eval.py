@@ -225,3 +225,9 @@ def test_a_registered_metric_group_is_offered_to_the_models_it_applies_to(digits
     assert results["protocol"]["code_norm"] == {"examples": 10}
     with pytest.raises(GenlabError, match="does not apply to a gan"):
         genlab.evaluate(runs["gan"], ["code_norm"], progress=False)
+
+
+def test_metric_groups_come_in_the_documented_order():
+    from genlab.eval.runner import METRIC_GROUPS
+
+    assert METRIC_GROUPS == ("likelihood", "reconstruction", "quality", "diversity", "representation", "classification")
