@@ -14,11 +14,8 @@ from genlab.exports import lazy_exports
 from genlab.version import __version__
 
 _EXPORTS = {
-    "train": "genlab.api",
-    "load": "genlab.api",
-    "evaluate": "genlab.eval.runner",
-    "create_model": "genlab.models.base",
-    "list_models": "genlab.models",
+    "genlab.api": ("train", "load"), "genlab.eval.runner": ("evaluate",),
+    "genlab.models.base": ("create_model",), "genlab.models": ("list_models",),
 }
-__all__ = ["GenlabError", "__version__", *_EXPORTS]
+__all__ = ["GenlabError", "__version__", *(name for names in _EXPORTS.values() for name in names)]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,7 +4,7 @@ A package names its public objects here without importing the modules that defin
 them, so that importing the package (or one of its light submodules, such as the CLI's)
 costs nothing until an object is used.
 
-    __getattr__, __dir__ = lazy_exports(__name__, {"Trainer": "genlab.training.trainer"})
+    __getattr__, __dir__ = lazy_exports(__name__, {"genlab.training.trainer": ("Trainer",)})
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import sys
 from collections.abc import Callable
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable, Callable]:
+def lazy_exports(package: str, modules: dict[str, tuple[str, ...]]) -> tuple[Callable, Callable]:
+    """A package's __getattr__ and __dir__ for the public `names` of each of its `modules`."""
+    exports = {name: module for module, names in modules.items() for name in names}
+
     def __getattr__(name: str):
         if name not in exports:
             raise AttributeError(f"module '{package}' has no attribute '{name}'")

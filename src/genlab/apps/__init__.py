@@ -5,12 +5,9 @@ never a trainer. The names below load on first use."""
 from genlab.exports import lazy_exports
 
 _EXPORTS = {
-    "AnomalyDetector": "genlab.apps.anomaly",
-    "Embedder": "genlab.apps.embed",
-    "compress": "genlab.apps.codec",
-    "decompress": "genlab.apps.codec",
-    "denoise": "genlab.apps.denoising",
-    "inpaint": "genlab.apps.inpainting",
+    "genlab.apps.anomaly": ("AnomalyDetector",), "genlab.apps.embed": ("Embedder",),
+    "genlab.apps.codec": ("compress", "decompress"), "genlab.apps.denoising": ("denoise",),
+    "genlab.apps.inpainting": ("inpaint",),
 }
-__all__ = list(_EXPORTS)
+__all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from genlab.commands.common import lazy
 
-models = lazy("genlab.models")
-settings = lazy("genlab.settings")
-datasets = lazy("genlab.data.catalog")
-download = lazy("genlab.data.download")
+models, settings, datasets, download = (
+    lazy("genlab.models"), lazy("genlab.settings"), lazy("genlab.data.catalog"), lazy("genlab.data.download"),
+)
 
 
 def register(commands, common) -> None:

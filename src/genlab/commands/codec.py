@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from genlab.commands.common import INPUTS_HELP, add_device, add_output, lazy, with_examples
 
-api = lazy("genlab.api")
-codec = lazy("genlab.apps.codec")
+api, codec = lazy("genlab.api"), lazy("genlab.apps.codec")
 
 
 def register(commands, common) -> None:

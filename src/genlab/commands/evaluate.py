@@ -5,12 +5,8 @@ from __future__ import annotations
 from genlab.commands.common import add_device, add_num_samples, add_seed, lazy, progress, with_examples
 from genlab.errors import GenlabError
 
-features = lazy("genlab.eval.features")
-formatting = lazy("genlab.eval.formatting")
-runner = lazy("genlab.eval.runner")
-stored = lazy("genlab.eval.stored")
-files = lazy("genlab.files")
-
+features, formatting, runner = lazy("genlab.eval.features"), lazy("genlab.eval.formatting"), lazy("genlab.eval.runner")
+stored, files = lazy("genlab.eval.stored"), lazy("genlab.files")
 
 
 def register(commands, common) -> None:

@@ -13,8 +13,7 @@ from genlab.commands.common import (
     with_examples,
 )
 
-api = lazy("genlab.api")
-generation = lazy("genlab.apps.generation")
+api, generation = lazy("genlab.api"), lazy("genlab.apps.generation")
 
 
 def register(commands, common) -> None:

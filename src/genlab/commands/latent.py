@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from genlab.commands.common import add_data, add_device, add_num_samples, add_output, lazy
 
-api = lazy("genlab.api")
-latent = lazy("genlab.apps.latent")
+api, latent = lazy("genlab.api"), lazy("genlab.apps.latent")
 
 
 def register(commands, common) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from genlab.commands.common import INPUTS_HELP, OUTPUT_HELP, add_device, add_output, lazy, with_examples
 
-api = lazy("genlab.api")
-denoising = lazy("genlab.apps.denoising")
-inpainting = lazy("genlab.apps.inpainting")
+api, denoising, inpainting = (
+    lazy("genlab.api"), lazy("genlab.apps.denoising"), lazy("genlab.apps.inpainting"),
+)
 
 
 def register(commands, common) -> None:

@@ -17,9 +17,9 @@ from genlab.commands.common import (
 )
 from genlab.errors import GenlabError
 
-summary = lazy("genlab.report.summary")
-html = lazy("genlab.report.html")
-compare = lazy("genlab.report.compare")
+summary, html, compare = (
+    lazy("genlab.report.summary"), lazy("genlab.report.html"), lazy("genlab.report.compare"),
+)
 
 
 def register(commands, common) -> None:

@@ -4,16 +4,9 @@ The names below load on first use."""
 from genlab.exports import lazy_exports
 
 _EXPORTS = {
-    "NAMED_DATASETS": "genlab.data.catalog",
-    "get_named_dataset": "genlab.data.catalog",
-    "Batch": "genlab.data.batches",
-    "BatchLoader": "genlab.data.batches",
-    "Dataset": "genlab.data.dataset",
-    "Split": "genlab.data.dataset",
-    "ensure_named_dataset": "genlab.data.dataset",
-    "load_dataset": "genlab.data.dataset",
-    "data_root": "genlab.data.download",
-    "Preprocessing": "genlab.data.preprocessing",
+    "genlab.data.catalog": ("NAMED_DATASETS", "get_named_dataset"), "genlab.data.batches": ("Batch", "BatchLoader"),
+    "genlab.data.dataset": ("Dataset", "Split", "ensure_named_dataset", "load_dataset"),
+    "genlab.data.download": ("data_root",), "genlab.data.preprocessing": ("Preprocessing",),
 }
-__all__ = list(_EXPORTS)
+__all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

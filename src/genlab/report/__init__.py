@@ -2,6 +2,6 @@
 
 from genlab.exports import lazy_exports
 
-_EXPORTS = {"render_report": "genlab.report.html", "compare_runs": "genlab.report.compare"}
-__all__ = list(_EXPORTS)
+_EXPORTS = {"genlab.report.html": ("render_report",), "genlab.report.compare": ("compare_runs",)}
+__all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

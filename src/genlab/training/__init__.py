@@ -2,6 +2,6 @@
 
 from genlab.exports import lazy_exports
 
-_EXPORTS = {"Trainer": "genlab.training.trainer", "TrainConfig": "genlab.training.config"}
-__all__ = list(_EXPORTS)
+_EXPORTS = {"genlab.training.trainer": ("Trainer",), "genlab.training.config": ("TrainConfig",)}
+__all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
