@@ -94,6 +94,9 @@ def genlab_trainer(model, loader: BatchLoader, steps: int, workdir: Path, lr: fl
 
 
 def main() -> None:
+    # Both loops run with denormals flushed to zero: the Trainer flushes while it trains, and
+    # the bare loop must not be slowed by what the Trainer is spared.
+    torch.set_flush_denormal(True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES), metavar="FAMILY")

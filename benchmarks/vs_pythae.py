@@ -130,7 +130,7 @@ def test_neg_elbo(posterior, log_px, x_test: torch.Tensor, seed: int = 0) -> flo
 def child(args) -> None:
     """Train one tool with one seed; print its measurements as one JSON line."""
     if args.tool.startswith("genlab"):
-        import genlab  # noqa: F401  (first, as a user's script would: its CPU settings precede any work)
+        import genlab  # noqa: F401  (first, as a user's script would; genlab's Trainer makes its own CPU settings)
     arrays = np.load(args.arrays)
     train_x, val_x, test_x = (torch.from_numpy(arrays[k]).float() for k in ("train", "val", "test"))
     workdir = Path(args.workdir)
