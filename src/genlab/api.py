@@ -20,7 +20,7 @@ from genlab.run_config import RunConfig, resolve_run_config
 from genlab.runs import RunDirectory, default_run_dir, model_dir_of
 from genlab.settings import build_dataclass
 from genlab.training.curves import plot_training_curves
-from genlab.training.distributed import Distributed, init_distributed
+from genlab.training.distributed import Distributed, init_distributed, resolve_device
 from genlab.training.monitors import ClassBalanceMonitor
 from genlab.training.trainer import Monitor, Trainer
 
@@ -105,8 +105,8 @@ def _train(distributed, model, data, epochs, run_dir, config, overrides, resume,
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
-    """Load the model of a run directory (or a model folder) in eval mode, on `device` (cpu, cuda, cuda:N, mps)."""
-    return load_model(model_dir_of(path), device=_checked_device(device))
+    """Load the model of a run directory (or a model folder) in eval mode, on `device` (auto, cpu, cuda, cuda:N, mps)."""
+    return load_model(model_dir_of(path), device=resolve_device(device))
 
 
 def default_monitors(model: GenerativeModel) -> list[Monitor]:
@@ -157,18 +157,6 @@ def run_data_config(path: str | Path | None, model: GenerativeModel) -> DataConf
     if not model.config.dataset:
         raise GenlabError("this model does not record its training data; name the data to use (--data)")
     return DataConfig(name=model.config.dataset)
-
-
-def _checked_device(device: str | torch.device) -> torch.device:
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise GenlabError(f"unknown device '{device}' (use cpu, cuda, cuda:N or mps)") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise GenlabError(f"device {device} asked for, but no CUDA GPU is visible; use --device cpu")
-    if chosen.type == "mps" and not torch.backends.mps.is_available():
-        raise GenlabError("device mps asked for, but MPS is not available; use --device cpu")
-    return chosen
 
 
 def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed, image_range: str) -> Dataset:

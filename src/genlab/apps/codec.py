@@ -201,7 +201,7 @@ def check_compressible(model) -> None:
 
 def compress_files(model, inputs, output: str | Path, step: float = 0.1, model_hint: str | Path = "") -> tuple[int, int]:
     """Compress image files, folders or arrays into one file at `output`; return (samples, bytes)."""
-    output = check_output_path(output, tuple({Path(output).suffix.lower(), ""}))  # any name; refuses a file in the way
+    output = check_output_path(output, (Path(output).suffix.lower(),))  # any name; refuses a file in its way
     check_compressible(model)
     x, _ = read_inputs(model, inputs)
     blob = compress(model, x, step, model_hint=str(Path(model_hint).resolve()) if model_hint else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genlab.commands.common import INPUTS_HELP, add_device, add_output, lazy, with_examples
+from genlab.commands.common import add_device, add_inputs, add_output, lazy, with_examples
 
 api, codec = lazy("genlab.api"), lazy("genlab.apps.codec")
 
@@ -14,7 +14,7 @@ def register(commands, common) -> None:
                     "--step is the quality knob: smaller steps give larger files and better images.",
         **with_examples("genlab compress RUN digits/*.png -o digits.glz --step 0.1"))
     compress.add_argument("run", help="run directory or model folder of an ae, vae, dae or sparse-ae")
-    compress.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
+    add_inputs(compress)
     add_output(compress, "the compressed file to write")
     compress.add_argument("--step", type=float, default=0.1,
                           help="quantisation step in code standard deviations (a linear model's: their root mean "

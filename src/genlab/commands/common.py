@@ -37,6 +37,10 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
                         help="also debugging details")
 
 
+def add_inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
+
+
 def add_device(parser: argparse.ArgumentParser, default: str = "cpu") -> None:
     parser.add_argument("--device", default=default, help=f"where the model runs: cpu, cuda, cuda:N, mps (default {default})")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from genlab.commands.common import (
-    INPUTS_HELP,
     add_device,
+    add_inputs,
     add_output,
     add_settings,
     lazy,
@@ -37,7 +37,7 @@ def register(commands, common) -> None:
 
     score = actions.add_parser("score", parents=[common], help="score records with a fitted detector: one row per record")
     score.add_argument("run", help="run directory written by genlab detect fit")
-    score.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
+    add_inputs(score)
     add_output(score, "CSV with columns name, score, anomaly (1 = anomaly)")
     add_device(score)
     score.set_defaults(handler=run_score)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genlab.commands.common import INPUTS_HELP, OUTPUT_HELP, add_device, add_output, lazy, with_examples
+from genlab.commands.common import OUTPUT_HELP, add_device, add_inputs, add_output, lazy, with_examples
 
 api, denoising, inpainting = (
     lazy("genlab.api"), lazy("genlab.apps.denoising"), lazy("genlab.apps.inpainting"),
@@ -15,7 +15,7 @@ def register(commands, common) -> None:
         **with_examples("genlab train dae --data mnist --set model.noise=gaussian --set model.noise_level=0.3",
                         "genlab denoise RUN noisy/ -o clean/"))
     denoise.add_argument("run", help="run directory or model folder (a dae trained for the noise at hand)")
-    denoise.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
+    add_inputs(denoise)
     add_output(denoise, OUTPUT_HELP)
     add_device(denoise)
     denoise.set_defaults(handler=run_denoise)
@@ -25,7 +25,7 @@ def register(commands, common) -> None:
         description="Fit the code of each input to its known pixels and fill the holes from the decoding; known "
                     "pixels are left exactly as they were.")
     inpaint.add_argument("run", help="run directory or model folder of an ae or vae")
-    inpaint.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
+    add_inputs(inpaint)
     inpaint.add_argument("--mask", required=True,
                          help="image (white = missing) or 0/1 array (1 = missing): one for all inputs or one per input")
     add_output(inpaint, OUTPUT_HELP)

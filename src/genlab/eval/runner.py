@@ -28,7 +28,6 @@ from genlab.api import load, run_data_config
 from genlab.errors import GenlabError
 from genlab.eval import groups  # noqa: F401  (imported to register the metric groups)
 from genlab.eval.context import EvalContext
-from genlab.eval.features import FeatureSpace
 from genlab.eval.inception import load_inception
 from genlab.eval.registry import GROUPS, applicable_metrics, get_group
 from genlab.models.base import weights_sha256
@@ -72,7 +71,7 @@ def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | N
                           inception=inception, inception_weights=None if inception_weights is None else str(inception_weights),
                           progress=progress)
     skipped = {}
-    if "diversity" in chosen and FeatureSpace.for_model(model, context.data_name).classifier is None:
+    if "diversity" in chosen and context.space.classifier is None:  # the space quality measures in, loaded once
         reason = (f"no reference classifier for {context.data_name} "
                   f"(genlab eval --prepare-features {context.data_name} trains one)")
         if metrics:  # asked for by name: say so before any long computation

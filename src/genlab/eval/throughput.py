@@ -17,7 +17,7 @@ import torch
 
 from genlab.api import load, run_data_config
 from genlab.data.batches import BatchLoader
-from genlab.data.dataset import load_dataset
+from genlab.data.dataset import Dataset, load_dataset
 from genlab.run_config import resolve_run_config
 from genlab.runs import RunDirectory
 from genlab.samplers import draw_samples
@@ -34,7 +34,8 @@ def measure_throughput(runs: list[str | Path], *, steps: int = STEPS, batch_size
                        seed: int = 0) -> dict[str, dict]:
     """For each run: training images/s and sampling samples/s (medians over `repeats`) and their repeats."""
     measured: dict[str, dict] = {str(run): {"train_images_per_s": [], "samples_per_s": []} for run in runs}
-    batches = {str(run): _batches(Path(run), steps, batch_size, device) for run in runs}
+    datasets: dict[tuple[str, str], Dataset] = {}  # runs of one dataset read it once
+    batches = {str(run): _batches(Path(run), steps, batch_size, device, datasets) for run in runs}
     for run in runs:  # untimed: the first steps pay for allocation and kernel selection
         _training_speed(Path(run), batches[str(run)], device, seed)
     for _ in range(repeats):
@@ -47,9 +48,13 @@ def measure_throughput(runs: list[str | Path], *, steps: int = STEPS, batch_size
             for key, values in measured.items()}
 
 
-def _batches(run: Path, steps: int, batch_size: int, device: str) -> BatchLoader:
+def _batches(run: Path, steps: int, batch_size: int, device: str, datasets: dict) -> BatchLoader:
     model = load(run)
-    dataset = load_dataset(run_data_config(run, model), image_range=type(model).image_range)
+    data, image_range = run_data_config(run, model), type(model).image_range
+    key = (repr(data), image_range)
+    if key not in datasets:
+        datasets[key] = load_dataset(data, image_range=image_range)
+    dataset = datasets[key]
     count = min(len(dataset.train), steps * batch_size)
     return BatchLoader(dataset.train.x[:count], dataset.train.y[:count] if dataset.train.y is not None else None,
                        dataset.preprocessing, batch_size=min(batch_size, count), shuffle=False, drop_last=True,

@@ -139,6 +139,11 @@ class GenerativeModel(nn.Module):
         principal components.
         """
 
+    @property
+    def starts_from_data(self) -> bool:
+        """Whether this class overrides initialise_from_data: the Trainer prepares its inputs only then."""
+        return type(self).initialise_from_data is not GenerativeModel.initialise_from_data
+
     def after_update(self, group: str) -> None:
         """Called after `group`'s optimizer step (for running averages such as EMA)."""
 

@@ -70,22 +70,25 @@ def init_distributed(device: str = "auto") -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """auto: a CUDA GPU, else Apple's MPS, else the CPU; explicit requests are checked."""
+def resolve_device(spec: str | torch.device, local_rank: int = 0) -> torch.device:
+    """auto: a CUDA GPU, else Apple's MPS, else the CPU; explicit requests are checked (training and loading alike)."""
     if spec == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank % torch.cuda.device_count())
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError):
+        raise GenlabError(f"unknown device '{spec}' (use auto, cpu, cuda, cuda:N or mps)") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise GenlabError(f"train.device={spec} but no CUDA GPU is visible; use device=cpu or auto")
+            raise GenlabError(f"device {spec} asked for, but no CUDA GPU is visible; use device cpu or auto")
         if device.index is None:
             device = torch.device("cuda", local_rank % torch.cuda.device_count())
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise GenlabError("train.device=mps but MPS is not available; use device=cpu or auto")
+        raise GenlabError("device mps asked for, but MPS is not available; use device cpu or auto")
     return device
 
 

@@ -117,7 +117,7 @@ class Trainer:
         torch.manual_seed(self.seed * 1000 + self.dist.rank)  # each rank draws its own noise
 
         resumed = self._restore() if resume else False
-        if not resumed:  # a data-dependent start (a no-op for most models), before any replica copies the weights
+        if not resumed and model.starts_from_data:  # a data-dependent start, before any replica copies the weights
             model.initialise_from_data(train.preprocessing(train.x[:INIT_SAMPLES]).to(self.device))
         step_fn = model
         if self.dist.active:
