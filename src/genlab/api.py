@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from genlab import log
 from genlab.data.batches import BatchLoader
 from genlab.data.config import DataConfig
 from genlab.data.dataset import Dataset, load_dataset
+from genlab.data.memory import IN_MEMORY, is_in_memory
 from genlab.errors import GenlabError
+from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION
 from genlab.models.base import GenerativeModel, get_model_class, load_model
+from genlab.models.custom import DiscriminatorAdapter, GeneratorAdapter, network_spec
 from genlab.models.reference import load_reference_classifier
 from genlab.run_config import RunConfig, resolve_run_config
 from genlab.runs import RunDirectory, default_run_dir, model_dir_of
@@ -29,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 def train(
     model: str | None = None,
-    data: str | None = None,
+    data: Any = None,
     *,
     epochs: int | None = None,
     run_dir: str | Path | None = None,
@@ -38,15 +43,24 @@ def train(
     resume: bool = False,
     progress: bool = True,
     monitors: Sequence[Monitor] | None = None,
+    device: str | None = None,
+    networks: Mapping[str, nn.Module] | None = None,
 ) -> GenerativeModel:
     """Train a model and write its run directory; return the trained model.
 
         model = genlab.train("vae", data="digits", epochs=5)
+        model = genlab.train("ae", data=X)                      # an array, tensor, (X, y), DataFrame or Dataset
         model = genlab.train("dae", data="mnist", overrides={"model.noise": "masking", "train.lr": 3e-4})
+        model = genlab.train("vae", data=X, networks={"encoder": MyEncoder(), "decoder": MyDecoder()})
         model = genlab.train(run_dir="runs/vae-digits-...", resume=True)
 
+    `data` is a dataset name, a file or folder, or data in memory (genlab.data.memory);
+    the run records its fingerprint, and a rerun or resume on other data is refused.
     `config` is a YAML file or a dict with model/data/train/seed sections; `overrides`
     are "section.key=value" strings or a {"section.key": value} dict, applied last.
+    `device` is auto (a GPU when there is one), cpu, cuda, cuda:N or mps.
+    `networks` are the user's own modules by role (encoder, decoder, generator,
+    discriminator), under the shape contract of genlab.models.custom.
     `monitors` are callables model -> dict logged beside the losses (default: the
     collapse diagnostic for generators whose dataset has a reference classifier).
     Messages go to the `genlab` logger; with `progress` they are shown on stderr unless
@@ -55,9 +69,19 @@ def train(
     """
     if progress:
         log.show_messages()
+    source = data if is_in_memory(data) else None
+    if source is not None:
+        data = IN_MEMORY
+    elif data is not None:
+        data = str(data)
+    if device is not None:
+        overrides = ({**overrides, "train.device": device} if isinstance(overrides, Mapping)
+                     else [*overrides, f"train.device={device}"])
+    specs = {role: network_spec(module, role) for role, module in (networks or {}).items()}
     distributed = init_distributed()
     try:
-        trained = _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress, monitors)
+        trained = _train(distributed, model, data, source, epochs, run_dir, config, overrides, resume, progress,
+                         monitors, specs, networks or {})
     except BaseException:
         distributed.close(wait=False)  # torchrun stops the other ranks; do not wait for them
         raise
@@ -65,21 +89,29 @@ def train(
     return trained
 
 
-def _train(distributed, model, data, epochs, run_dir, config, overrides, resume, progress, monitors) -> GenerativeModel:
+def _train(distributed, model, data, source, epochs, run_dir, config, overrides, resume, progress, monitors,
+           specs, modules) -> GenerativeModel:
     if resume:
         if run_dir is None:
             raise GenlabError("resume needs the run directory to continue (--resume RUN_DIR)")
         run = RunDirectory.open(run_dir)
         run_config = _resumed_config(run, overrides, epochs)
+        if data is not None and data != run_config.data.name:
+            raise GenlabError(f"this run was trained on '{run_config.data.name}'; resume it on the same data")
+        specs = specs or _recorded_networks(run)
     else:
         run_config = resolve_run_config(model=model, data=data, config=config, overrides=overrides, epochs=epochs)
         run = None
     if not progress:
         run_config.train.progress = False
 
-    dataset = _load_for_all_ranks(run_config, distributed, get_model_class(run_config.model_name).image_range)
+    dataset = _load_for_all_ranks(run_config, distributed, get_model_class(run_config.model_name).image_range, source)
+    run_config.data.fingerprint = dataset.fingerprint  # the record a rerun or resume is checked against
+    _fit_batch_size(run_config, len(dataset.train) // distributed.world_size)
     torch.manual_seed(run_config.seed)  # the initial weights follow from the seed
-    trained = build_model(run_config, dataset)
+    trained = build_model(run_config, dataset, specs)
+    if not resume:
+        _start_from(trained, modules)
     tree = run_config.to_dict(trained.config)
     if run is None:
         path = distributed.broadcast(str(run_dir or default_run_dir(run_config.model_name, run_config.data.name)))
@@ -120,8 +152,8 @@ def default_monitors(model: GenerativeModel) -> list[Monitor]:
     return [ClassBalanceMonitor(classifier, samples)]
 
 
-def build_model(run_config: RunConfig, dataset: Dataset) -> GenerativeModel:
-    """The configured model, sized from the data it will be trained on."""
+def build_model(run_config: RunConfig, dataset: Dataset, networks: Mapping[str, dict] | None = None) -> GenerativeModel:
+    """The configured model, sized from the data it will be trained on (with the user's networks, as specs)."""
     cls = get_model_class(run_config.model_name)
     config = cls.config_class(
         **run_config.model,
@@ -130,8 +162,14 @@ def build_model(run_config: RunConfig, dataset: Dataset) -> GenerativeModel:
         value_range=dataset.preprocessing.value_range,
         preprocessing=dataset.preprocessing.to_dict(),
         dataset=run_config.data.name,
+        table=dataset.table.to_dict() if dataset.table is not None else None,
+        networks=dict(networks) if networks else None,
     )
-    return cls(config)
+    model = cls(config)
+    unused = sorted(set(networks or {}) - {name for name, _ in model.named_children()})
+    if unused:
+        raise GenlabError(f"a {run_config.model_name} has no '{unused[0]}' network to replace")
+    return model
 
 
 def make_loaders(
@@ -159,11 +197,39 @@ def run_data_config(path: str | Path | None, model: GenerativeModel) -> DataConf
     return DataConfig(name=model.config.dataset)
 
 
-def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed, image_range: str) -> Dataset:
+def _load_for_all_ranks(run_config: RunConfig, distributed: Distributed, image_range: str, source: Any) -> Dataset:
     """Rank 0 loads first (and downloads what is missing), then the others read the cache."""
-    dataset = load_dataset(run_config.data, image_range=image_range) if distributed.is_main else None
+    dataset = load_dataset(run_config.data, image_range=image_range, source=source) if distributed.is_main else None
     distributed.barrier()
-    return dataset if dataset is not None else load_dataset(run_config.data, download=False, image_range=image_range)
+    if dataset is not None:
+        return dataset
+    return load_dataset(run_config.data, download=False, image_range=image_range, source=source)
+
+
+def _start_from(model: GenerativeModel, modules: Mapping[str, nn.Module]) -> None:
+    """Give the rebuilt user networks the weights the user's modules hold (a pretrained start, say)."""
+    for role, module in modules.items():
+        built = getattr(model, role, None)
+        if isinstance(built, (GeneratorAdapter, DiscriminatorAdapter)):
+            built = built.net  # a GAN wraps the user's module
+        if isinstance(built, nn.Module):
+            built.load_state_dict(module.state_dict())
+
+
+def _fit_batch_size(run_config: RunConfig, per_process: int) -> None:
+    """Small data: whole batches (drop_last) larger than the training split would leave nothing to train on."""
+    if 0 < per_process < run_config.train.batch_size:
+        logger.info(f"train.batch_size {run_config.train.batch_size} is more than the {per_process} training "
+                    f"samples; training on batches of {per_process}")
+        run_config.train.batch_size = per_process
+
+
+def _recorded_networks(run: RunDirectory) -> dict:
+    """The user networks a run's model was built with (from its model/config.json), for resuming."""
+    try:
+        return dict(json.loads((run.model_dir / MODEL_DESCRIPTION).read_text()).get("config", {}).get("networks") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _resumed_config(run: RunDirectory, overrides, epochs: int | None) -> RunConfig:

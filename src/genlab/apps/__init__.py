@@ -7,7 +7,7 @@ from genlab.exports import lazy_exports
 _EXPORTS = {
     "genlab.apps.anomaly": ("AnomalyDetector",), "genlab.apps.embed": ("Embedder",),
     "genlab.apps.codec": ("compress", "decompress"), "genlab.apps.denoising": ("denoise",),
-    "genlab.apps.inpainting": ("inpaint",),
+    "genlab.apps.inpainting": ("inpaint",), "genlab.apps.raw": ("encode", "decode", "reconstruct", "sample"),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -19,7 +19,15 @@ Scores (`score=`):
 - `nll`: the importance-weighted negative log-likelihood with `k` samples (VAE);
 - `latent`: the negative log-density of the code under a Gaussian mixture fitted to
   the training codes;
-- `auto`: `nll` for a VAE, `reconstruction` otherwise.
+- `auto`: `nll` for a VAE, `reconstruction` otherwise; `reconstruction` for any model
+  trained on a mixed-type table.
+
+For a model trained on a table, `reconstruction` is the negative log-likelihood of the
+record's columns under the decoder's output for the record's code: squared error for
+numbers, cross-entropy for categories (a category never seen in training costs the
+most), Bernoulli terms for booleans and missing-value flags. `explain(X)` gives each
+column's share, so a user sees which field made a record unusual; for other data it
+gives each feature's squared error.
 
 The ELBO and NLL are Monte-Carlo estimates: with the detector's seed the same X gets the
 same scores, and `draws` and `k` set how much a record's score varies with the draws.
@@ -36,11 +44,12 @@ import torch
 
 from genlab.api import load, train
 from genlab.apps.fitting import fit_on_arrays
-from genlab.apps.inputs import read_inputs, to_model_space
+from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores
 from genlab.data.config import DataConfig
 from genlab.data.dataset import load_dataset
 from genlab.data.model_inputs import model_inputs
+from genlab.data.tables import Columns, TableEncoding
 from genlab.errors import GenlabError
 from genlab.files import check_output_path, write_text_atomic
 from genlab.models.inference import run_batched
@@ -60,14 +69,16 @@ class AnomalyDetector:
         flags = detector.predict(X_new)            # 1 = anomaly
         scores = detector.decision_function(X_new)
 
-    X holds vectors (N, D) (tabular records: standardised per feature) or images
-    (N, H, W) / (N, C, H, W) (scaled to [0, 1]).
+    X holds vectors (N, D) (standardised per feature), images (N, H, W) / (N, C, H, W)
+    (scaled to [0, 1]), or records: a pandas DataFrame with text, boolean and numeric
+    columns and missing values (see genlab.data.tables). `device` is where the model
+    trains and scores: auto (a GPU when there is one), cpu, cuda, cuda:N or mps.
     """
 
     def __init__(self, *, model: str = "vae", contamination: float = 0.1, score: str = "auto", latent_dim: int = 8,
                  arch: str = "mlp", hidden: tuple[int, ...] = (256, 64), epochs: int = 30, batch_size: int = 128,
                  lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5, random_state: int = 0,
-                 verbose: bool = False):
+                 device: str = "auto", verbose: bool = False):
         self.model = model
         self.contamination = contamination
         self.score = score
@@ -81,6 +92,7 @@ class AnomalyDetector:
         self.draws = draws
         self.components = components
         self.random_state = random_state
+        self.device = device
         self.verbose = verbose
 
     # ---- fitting ---------------------------------------------------------------------
@@ -91,7 +103,7 @@ class AnomalyDetector:
         overrides = {"model.latent_dim": self.latent_dim, "model.arch": self.arch, "model.hidden": list(self.hidden),
                      "train.epochs": self.epochs, "train.batch_size": self.batch_size, "train.lr": self.lr}
         model = fit_on_arrays(self.model, X, overrides=overrides, seed=self.random_state, run_dir=run_dir,
-                              progress=self.verbose)
+                              progress=self.verbose, device=self.device)
         return self._calibrate(model, X)
 
     @classmethod
@@ -102,7 +114,7 @@ class AnomalyDetector:
         return detector._calibrate(model, X_normal)
 
     def _calibrate(self, model, X) -> AnomalyDetector:
-        return self.calibrate_on_inputs(model, to_model_space(model, np.asarray(X), "X"))
+        return self.calibrate_on_inputs(model, model.preprocess(X).cpu())
 
     def calibrate_on_inputs(self, model, inputs: torch.Tensor) -> AnomalyDetector:
         """Adopt `model` and set the threshold from the scores of `inputs` (already in model space)."""
@@ -126,7 +138,7 @@ class AnomalyDetector:
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per record, (N,): higher = more anomalous."""
         self._check_fitted()
-        return self._scores(to_model_space(self.model_, np.asarray(X), "X"))
+        return self._scores(self.model_.preprocess(X).cpu())
 
     def decision_function_inputs(self, inputs: torch.Tensor) -> np.ndarray:
         """decision_function for inputs already in the model's space (as genlab.data.model_inputs gives them)."""
@@ -140,6 +152,25 @@ class AnomalyDetector:
     def predict(self, X) -> np.ndarray:
         """1 for records scored above threshold_ (anomalies), 0 for the rest."""
         return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def explain(self, X):
+        """How much each part of each record adds to its reconstruction score, higher = more unusual.
+
+        For a model trained on a table: a DataFrame (or Columns, without pandas) with one column
+        per table column, each the column's negative log-likelihood in nats; rows sum to the
+        `reconstruction` score. Otherwise an array (N, features) of squared errors in model units.
+        """
+        self._check_fitted()
+        inputs = self.model_.preprocess(X).cpu()
+        terms = run_batched(self.model_.reconstruction_terms, inputs, device=self.model_.device).double().numpy()
+        if not self.model_.config.table:
+            return terms
+        names = TableEncoding.from_dict(self.model_.config.table).names
+        table = Columns(names, list(terms.T))
+        try:
+            return table.to_frame()
+        except ImportError:
+            return table
 
     @torch.no_grad()
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
@@ -155,6 +186,8 @@ class AnomalyDetector:
     def _batch_scores(self, x: torch.Tensor) -> torch.Tensor:
         model = self.model_
         if self.score_ == "reconstruction":
+            if model.config.table:
+                return model.reconstruction_terms(x).sum(1)
             return self._squared_errors(x).sum(1)
         if self.score_ == "weighted-reconstruction":
             return (self._squared_errors(x) / self.residual_variance_.to(x.device)).sum(1)
@@ -188,7 +221,7 @@ class AnomalyDetector:
         return path
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str = "cpu") -> AnomalyDetector:
+    def load(cls, run_dir: str | Path, device: str = "auto") -> AnomalyDetector:
         """The detector saved by `genlab detect fit` (or save()) in a run directory."""
         path = RunDirectory(run_dir).detector_path
         if not path.is_file():
@@ -236,7 +269,7 @@ def resolve_score(score: str, model) -> str:
     """The score `auto` stands for, and a check that the model can give the one asked for."""
     likelihood = model.capabilities.likelihood
     if score == "auto":
-        return "nll" if likelihood else "reconstruction"
+        return "nll" if likelihood and not model.config.table else "reconstruction"
     if score in ("elbo", "nll") and not likelihood:
         raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction, "
                           "weighted-reconstruction or latent")

@@ -47,6 +47,7 @@ from genlab.apps.outputs import write_samples
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
 from genlab.models.inference import run_batched
+from genlab.models.units import is_raw
 
 MAGIC = b"GLZC"
 VERSION = 1
@@ -110,14 +111,18 @@ def dequantise(model, quantised: np.ndarray, step: float) -> torch.Tensor:
     return run_batched(model.decode, codes, device=model.device).float()
 
 
-def compress(model, x: torch.Tensor, step: float, model_hint: str = "") -> bytes:
-    """Model inputs (N, ...) -> one container holding all N images."""
+def compress(model, x, step: float, model_hint: str = "") -> bytes:
+    """Model inputs (N, ...), or raw data in its own units (uint8 images, arrays), -> one container holding all N."""
+    check_compressible(model)
+    if is_raw(x):
+        x = model.preprocess(x).cpu()
     quantised = quantise(model, x, step)
     return pack(quantised, step, tuple(model.config.data_shape), model_sha256(model), model_hint)
 
 
-def decompress(model, blob: bytes) -> torch.Tensor:
-    """A container -> decoded model-space samples (N, ...); refuses a damaged file or another model."""
+def decompress(model, blob: bytes, raw: bool = False):
+    """A container -> decoded model-space samples (N, ...), or with `raw` the data's own units (as
+    model.postprocess gives them); refuses a damaged file or another model."""
     check_compressible(model)
     parsed = unpack(blob)
     mine = model_sha256(model)
@@ -127,7 +132,8 @@ def decompress(model, blob: bytes) -> torch.Tensor:
                           + (f" ({parsed.model_hint})" if parsed.model_hint else ""))
     if parsed.sample_shape != tuple(model.config.data_shape) or parsed.quantised.shape[1] != model.config.latent_dim:
         raise GenlabError("the file's image shape or code size does not match the model")
-    return dequantise(model, parsed.quantised, parsed.step)
+    decoded = dequantise(model, parsed.quantised, parsed.step)
+    return model.postprocess(decoded) if raw else decoded
 
 
 def pack(quantised: np.ndarray, step: float, sample_shape: tuple[int, ...], sha256: str, model_hint: str = "") -> bytes:

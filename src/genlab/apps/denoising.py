@@ -16,16 +16,24 @@ from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import check_sample_output, write_samples
 from genlab.data.corruption import VALUE_BOUNDS
 from genlab.models.inference import run_batched
+from genlab.models.units import is_raw
 
 
 @torch.no_grad()
-def denoise(model, noisy: torch.Tensor) -> torch.Tensor:
-    """Noisy model-space inputs (N, ...) -> denoised ones, clamped to the data's range."""
+def denoise(model, noisy):
+    """Noisy inputs (N, ...) -> denoised ones, clamped to the data's range.
+
+    Model-space tensors give model-space tensors; raw data (uint8 images, arrays in the
+    data's units) gives raw data in the same units.
+    """
     model.require("label_free_codes", "denoise")
     model.eval()
-    cleaned = run_batched(model.reconstruct, noisy, device=model.device).float()
+    raw = is_raw(noisy)
+    inputs = model.preprocess(noisy).cpu() if raw else noisy
+    cleaned = run_batched(model.reconstruct, inputs, device=model.device).float()
     bounds = VALUE_BOUNDS.get(model.config.value_range)
-    return cleaned.clamp(*bounds) if bounds else cleaned
+    cleaned = cleaned.clamp(*bounds) if bounds else cleaned
+    return model.postprocess(cleaned) if raw else cleaned
 
 
 def denoise_files(model, inputs, output: str | Path) -> int:

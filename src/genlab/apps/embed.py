@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from genlab.apps.fitting import fit_on_arrays
-from genlab.apps.inputs import to_model_space
+from genlab.models.units import to_model_space
 from genlab.models.inference import run_batched
 
 MODELS = ("ae", "dae", "sparse-ae", "vae")

@@ -11,18 +11,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from genlab.apps.inputs import read_inputs, read_mask
 from genlab.apps.outputs import check_sample_output, write_samples
 from genlab.errors import GenlabError
 from genlab.models.inference import run_batched
+from genlab.models.units import is_raw
 
 
-def inpaint(model, x: torch.Tensor, missing: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
-            prior_weight: float | None = None) -> torch.Tensor:
-    """Model-space inputs (N, ...) with `missing` (N, ...) True where unknown -> completed inputs."""
+def inpaint(model, x, missing, *, steps: int = 300, lr: float = 0.05, prior_weight: float | None = None):
+    """Inputs (N, ...) with `missing` (N, ...) True where unknown -> completed inputs.
+
+    Model-space tensors give model-space tensors; raw data (uint8 images, arrays in the
+    data's units) gives raw data in the same units.
+    """
     model.require("label_free_codes", "inpaint")
+    if is_raw(x):
+        inputs = model.preprocess(x).cpu()
+        holes = torch.as_tensor(np.asarray(missing)).bool()
+        if holes.numel() == inputs.numel():  # (N, H, W) masks for (N, 1, H, W) inputs
+            holes = holes.reshape(inputs.shape)
+        return model.postprocess(inpaint(model, inputs, holes, steps=steps, lr=lr, prior_weight=prior_weight))
     if missing.shape != x.shape:
         raise GenlabError(f"the mask's shape {tuple(missing.shape)} does not match the inputs' {tuple(x.shape)}")
     if steps < 0:

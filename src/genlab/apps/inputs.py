@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from genlab.data.preprocessing import Preprocessing
-from genlab.data.readers import IMAGE_SUFFIXES, as_samples, read_array_file
+from genlab.data.readers import IMAGE_SUFFIXES, read_array_file
+from genlab.data.tables import Columns
 from genlab.errors import GenlabError
+from genlab.models.units import to_model_space
 
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
-BOUNDS = ("unit", "symmetric")  # image models whose inputs have a fixed range
 
 
 def read_samples(paths: Sequence[str | Path], channels: int | None = None) -> tuple[np.ndarray, list[str]]:
@@ -109,40 +109,29 @@ def read_mask(path: str | Path, shape: tuple[int, ...], count: int) -> torch.Ten
 
 
 def read_inputs(model, paths: Sequence[str | Path]) -> tuple[torch.Tensor, list[str]]:
-    """Files, folders and arrays -> the model's inputs (N, ...) and a name for each."""
+    """Files, folders and arrays -> the model's inputs (N, ...) and a name for each.
+
+    A model trained on a table reads CSV tables (columns matched by name)."""
+    if model.config.table:
+        table, names = read_table(paths)
+        return model.preprocess(table).cpu(), names
     channels = model.config.data_shape[0] if model.config.is_image else None
     stored, names = read_samples(paths, channels)
     return to_model_space(model, stored), names
 
 
-def to_model_space(model, stored: np.ndarray, source: str = "input") -> torch.Tensor:
-    """Stored samples -> model inputs (see the module's note on units)."""
-    stored = as_samples(stored, source)
-    expected = tuple(model.config.data_shape)
-    if tuple(stored.shape[1:]) != expected:
-        shown = lambda s: "x".join(map(str, s))  # noqa: E731
-        raise GenlabError(f"{source}: samples of shape {shown(stored.shape[1:])} do not fit this model, "
-                          f"which takes {shown(expected)}")
-    preprocessing = preprocessing_of(model)
-    values = torch.from_numpy(stored if stored.flags.writeable else stored.copy())
-    if model.config.is_image and model.config.value_range in BOUNDS:
-        if stored.dtype == np.uint8:
-            return _from_unit(values.float() / 255.0, model.config.value_range)
-        if stored_as_bytes(preprocessing) and stored.max() <= 1.0:
-            values = values * 255.0  # float images in [0, 1] for a model trained on 8-bit images
-    return preprocessing(values)
-
-
-def preprocessing_of(model) -> Preprocessing:
-    if not model.config.preprocessing:
-        return Preprocessing(model.config.value_range, [1.0], [0.0])
-    return Preprocessing.from_dict({**model.config.preprocessing, "binarize": False})
-
-
-def _from_unit(x: torch.Tensor, value_range: str) -> torch.Tensor:
-    return x * 2.0 - 1.0 if value_range == "symmetric" else x
-
-
-def stored_as_bytes(preprocessing: Preprocessing) -> bool:
-    """Whether the training images were 8-bit (a single scale of about 1/255 or 2/255)."""
-    return len(preprocessing.scale) == 1 and preprocessing.scale[0] < 0.01
+def read_table(paths: Sequence[str | Path]) -> tuple[Columns, list[str]]:
+    """CSV tables with a header row -> one table (the files' rows in order) and a name per row."""
+    if not paths:
+        raise GenlabError("no input given; name one or more .csv tables")
+    tables, names = [], []
+    for text in paths:
+        path = Path(text)
+        if not path.is_file() or path.suffix.lower() != ".csv":
+            raise GenlabError(f"{path}: this model takes records; give .csv tables with a header row")
+        table = read_array_file(path, as_table=True).x_train
+        tables.append(table)
+        names += [f"{path.stem}_{i:05d}" for i in range(len(table))]
+    if len({tuple(t.names) for t in tables}) > 1:
+        raise GenlabError("the tables have different columns; give tables with one header")
+    return Columns(tables[0].names, [np.concatenate([t.values[i] for t in tables]) for i in range(len(tables[0].names))]), names

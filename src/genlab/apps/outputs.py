@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genlab.apps.inputs import preprocessing_of, stored_as_bytes
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
 from genlab.images import save_image_grid
 from genlab.models.latent import to_unit_range
+from genlab.models.units import to_stored_units
 
 SAMPLE_OUTPUTS = ("", ".png", ".npy", ".csv", ".npz")  # "" is a folder
 
@@ -32,18 +32,12 @@ SAMPLE_OUTPUTS = ("", ".png", ".npy", ".csv", ".npz")  # "" is a folder
 def check_sample_output(model, output: str | Path, suffixes: Sequence[str] = SAMPLE_OUTPUTS) -> Path:
     """Refuse, before any work, an output the model's results cannot be written to."""
     path = check_output_path(output, suffixes)
+    if model.config.table and path.suffix.lower() != ".csv":
+        raise GenlabError(f"output '{output}': this model works on table records; write a .csv")
     if path.suffix.lower() in ("", ".png") and not model.capabilities.images:
         raise GenlabError(f"output '{output}': this model works on vectors of {model.config.data_shape[0]} "
                           "features; write .npy, .npz or .csv")
     return path
-
-
-def to_stored_units(model, x: torch.Tensor) -> np.ndarray:
-    """Model-space values -> the training data's units: uint8 for 8-bit images, float32 otherwise."""
-    values = preprocessing_of(model).invert(x.detach().float().cpu())
-    if model.config.is_image and stored_as_bytes(preprocessing_of(model)):
-        return values.round().clamp(0, 255).to(torch.uint8).numpy()
-    return values.numpy()
 
 
 def to_pixels(model, x: torch.Tensor) -> np.ndarray:
@@ -56,6 +50,8 @@ def write_samples(model, x: torch.Tensor, output: str | Path, names: Sequence[st
     """Write model-space samples to `output`: a .npy/.csv/.npz array in data units, a .png, or a folder of PNGs."""
     output = check_sample_output(model, output)
     suffix = output.suffix.lower()
+    if model.config.table:
+        return [write_table(model.postprocess(x), output)]
     if suffix in (".npy", ".csv", ".npz"):
         stored = to_stored_units(model, x)
         with atomic_path(output) as scratch:
@@ -92,6 +88,27 @@ def save_png(image: np.ndarray, path: Path) -> Path:
     with atomic_path(path) as scratch:
         Image.fromarray(np.ascontiguousarray(array)).save(scratch, format="PNG")
     return path
+
+
+def write_table(table, output: str | Path) -> Path:
+    """Records (a DataFrame or Columns) as a CSV with a header row; missing values as empty cells."""
+    names = [str(name) for name in table.columns] if hasattr(table, "to_csv") else table.names
+    rows = table.itertuples(index=False) if hasattr(table, "to_csv") else table.rows()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    with atomic_path(Path(output)) as scratch:
+        scratch.write_text(text.getvalue())
+    return Path(output)
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def write_codes(output: str | Path, codes: torch.Tensor, labels: torch.Tensor | None = None) -> Path:

@@ -41,8 +41,9 @@ def add_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUTS_HELP)
 
 
-def add_device(parser: argparse.ArgumentParser, default: str = "cpu") -> None:
-    parser.add_argument("--device", default=default, help=f"where the model runs: cpu, cuda, cuda:N, mps (default {default})")
+def add_device(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    parser.add_argument("--device", default=default,
+                        help=f"where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:N, mps (default {default})")
 
 
 def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:

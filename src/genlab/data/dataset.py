@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,9 +13,13 @@ import torch
 from genlab.data.catalog import NAMED_DATASETS, NamedDataset
 from genlab.data.config import DataConfig
 from genlab.data.download import data_root, fetch_archive, fetch_files, verify_cached
+from genlab.data.memory import IN_MEMORY, describe, fingerprint, read_in_memory
 from genlab.data.preprocessing import Preprocessing, fit_preprocessing
 from genlab.data.readers import RawArrays, as_labels, read_array_file, read_image_folder
+from genlab.data.tables import Columns, TableEncoding
 from genlab.errors import DataUnavailableError, GenlabError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +42,8 @@ class Dataset:
     class_names: list[str] | None
     preprocessing: Preprocessing
     test_split: str  # "published" (the dataset's own) or "seeded" (cut by genlab with data.split_seed)
+    table: TableEncoding | None = None  # how a mixed-type table's columns became the vectors
+    fingerprint: dict | None = None  # what the source held (genlab.data.memory.fingerprint)
 
     @property
     def kind(self) -> str:
@@ -48,14 +56,20 @@ class Dataset:
 
 
 def load_dataset(
-    config: DataConfig | str, *, download: bool = True, mirror: str | None = None, image_range: str = "unit"
+    config: DataConfig | str, *, download: bool = True, mirror: str | None = None, image_range: str = "unit",
+    source: Any = None, table: TableEncoding | None = None,
 ) -> Dataset:
-    """Read `config.name` (a named dataset, an array file or an image folder) into memory.
+    """Read `config.name` (a named dataset, an array file or an image folder), or `source` (data in
+    memory: see genlab.data.memory), into memory.
 
     `image_range` is where data.normalize=auto puts images: unit [0, 1] or symmetric [-1, 1].
+    A recorded `config.fingerprint` must match the data read. A table is encoded with
+    `table` when given (a trained model's encoding), else with one fitted on its training rows.
     """
     config = DataConfig(name=config) if isinstance(config, str) else config
-    raw = read_raw(config, download=download, mirror=mirror)
+    raw = read_in_memory(source, config.label_column) if source is not None else read_raw(config, download=download, mirror=mirror)
+    print_ = fingerprint(raw)
+    check_fingerprint(config, print_)
     x_train, y_train = raw.x_train, raw.y_train
     if raw.x_test is not None:
         x_test, y_test, test_split = raw.x_test, raw.y_test, "published"
@@ -68,12 +82,18 @@ def load_dataset(
     x_val, y_val = x_train[held], _take(y_train, held)
     x_train, y_train = x_train[keep], _take(y_train, keep)
 
+    table = None
+    if isinstance(x_train, Columns):
+        x_train, x_val, x_test, table = _encode_table(config, table, x_train, x_val, x_test)
     kind = "image" if x_train.ndim == 4 else "vector"
     if config.binarize == "static":
         if kind != "image":
             raise GenlabError("data.binarize=static is for images; vectors cannot be binarised")
         x_train, x_val, x_test = (_binarize_once(x, config.split_seed + i) for i, x in enumerate((x_train, x_val, x_test)))
-    preprocessing = fit_preprocessing(x_train, kind, config.normalize, config.binarize, image_range)
+    if table is not None:
+        preprocessing = Preprocessing("real", [1.0], [0.0])  # the table's encoding has scaled every column
+    else:
+        preprocessing = fit_preprocessing(x_train, kind, config.normalize, config.binarize, image_range)
 
     labels = [y for y in (y_train, y_val, y_test) if y is not None and len(y)]
     class_names = raw.class_names if labels else None
@@ -90,11 +110,41 @@ def load_dataset(
         class_names=class_names,
         preprocessing=preprocessing,
         test_split=test_split,
+        table=table,
+        fingerprint=print_,
     )
+
+
+def check_fingerprint(config: DataConfig, found: dict) -> None:
+    """Refuse data other than what a run recorded (config.fingerprint), unless the record is cleared."""
+    expected = config.fingerprint
+    if not expected or expected.get("sha256") == found.get("sha256"):
+        return
+    raise GenlabError(
+        f"this run was trained on {describe(expected)}, but the data given is {describe(found)}; "
+        "pass the same data, or clear the record to use other data (--set data.fingerprint=null)"
+    )
+
+
+def _encode_table(config: DataConfig, table: TableEncoding | None, *parts: Columns) -> tuple:
+    """Fit the table encoding on the training rows (unless given) and apply it to every split."""
+    if config.binarize != "none":
+        raise GenlabError("data.binarize is for images; a table cannot be binarised")
+    if config.normalize not in ("auto", "standardize"):
+        raise GenlabError(f"a table's columns are scaled by their own encoding; leave data.normalize at auto "
+                          f"(not {config.normalize})")
+    if table is None:
+        table = TableEncoding.fit(parts[0], config.column_types)
+        logger.info(table.summary())
+    return (*(table.encode(part) for part in parts), table)
 
 
 def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = None) -> RawArrays:
     """The source's arrays as stored, before splitting."""
+    if config.name == IN_MEMORY:
+        what = describe(config.fingerprint) if config.fingerprint else "data passed from Python"
+        raise GenlabError(f"this run was trained on {what}; pass that data again "
+                          "(data=... in Python, or a file holding it with --data)")
     if config.name in NAMED_DATASETS:
         named = NAMED_DATASETS[config.name]
         directory = ensure_named_dataset(named, config.root, download=download, mirror=mirror)
@@ -105,7 +155,7 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
     if path.is_dir():
         return read_image_folder(path, config.image_size)
     if path.is_file():
-        raw = read_array_file(path, config.label_column)
+        raw = read_array_file(path, config.label_column, config.column_types)
         if raw.y_train is not None:
             raw.y_train, _ = as_labels(raw.y_train, len(raw.x_train), path)
         return raw

@@ -7,6 +7,7 @@ import torch
 from genlab.data.config import DataConfig
 from genlab.data.dataset import load_dataset
 from genlab.data.preprocessing import Preprocessing
+from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
 
 
@@ -17,7 +18,8 @@ def model_inputs(model, data: str | DataConfig, split: str, limit: int | None = 
     Dynamic binarisation is a training-time augmentation: inputs come as expected pixel
     values, or, with `binarize_seed`, as one fixed Bernoulli draw (for likelihoods).
     """
-    dataset = load_dataset(data, image_range=type(model).image_range)
+    table = TableEncoding.from_dict(model.config.table) if model.config.table else None
+    dataset = load_dataset(data, image_range=type(model).image_range, table=table)
     if tuple(dataset.shape) != tuple(model.config.data_shape):
         name = data if isinstance(data, str) else data.name
         raise GenlabError(f"data '{name}' has samples of shape {_shape(dataset.shape)} "

@@ -1,9 +1,9 @@
 """Readers that turn files into sample arrays.
 
 Formats: IDX (the MNIST family), CIFAR-10 binary records, `.npy` / `.npz` / `.csv`
-arrays of any feature size, and folders of images whose subfolders are class labels.
-Every reader returns `RawArrays` in one layout: images as (N, C, H, W), vectors as
-(N, D), labels as int64 (N,). Problems are reported as one-line GenlabErrors.
+arrays of any feature size, CSV tables with text columns or missing values, and folders
+of images whose subfolders are class labels. Every reader returns `RawArrays` in one
+layout: images as (N, C, H, W), vectors as (N, D), tables as `Columns`, labels as int64 (N,). Problems are reported as one-line GenlabErrors.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from genlab.data.tables import Columns
 from genlab.errors import GenlabError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -27,7 +28,7 @@ NPZ_KEY_PAIRS = (("x_train", "y_train"), ("x", "y"), ("X", "y"), ("data", "label
 class RawArrays:
     """Samples as read from disk, before splitting and preprocessing."""
 
-    x_train: np.ndarray  # (N, C, H, W) images or (N, D) vectors; uint8 or float32
+    x_train: np.ndarray | Columns  # (N, C, H, W) images or (N, D) vectors (uint8 or float32), or a table
     y_train: np.ndarray | None
     x_test: np.ndarray | None = None  # present when the source has its own test split
     y_test: np.ndarray | None = None
@@ -70,15 +71,16 @@ def read_cifar_records(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images), np.concatenate(labels)
 
 
-def read_array_file(path: Path, label_column: str | None = None) -> RawArrays:
-    """A .npy, .npz or .csv file of samples (one row per sample)."""
+def read_array_file(path: Path, label_column: str | None = None, column_types: dict | None = None,
+                    as_table: bool = False) -> RawArrays:
+    """A .npy, .npz or .csv file of samples (one row per sample); a CSV with text or gaps is a table."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return RawArrays(as_samples(_load_numpy(path), path), None)
     if suffix == ".npz":
         return _read_npz(path)
     if suffix == ".csv":
-        return _read_csv(path, label_column)
+        return _read_csv(path, label_column, column_types, as_table)
     raise GenlabError(f"{path}: unsupported file type '{suffix}'; use .npy, .npz, .csv or a folder of images")
 
 
@@ -223,27 +225,46 @@ def _read_npz(path: Path) -> RawArrays:
     )
 
 
-def _read_csv(path: Path, label_column: str | None) -> RawArrays:
-    with open(path, newline="") as handle:
-        first = next(csv.reader(handle), None)
-    if not first:
+def _read_csv(path: Path, label_column: str | None, column_types: dict | None = None, as_table: bool = False) -> RawArrays:
+    """A CSV file: a plain number array when every feature is a number, else a mixed-type table (Columns)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if row]
+    except UnicodeDecodeError:
+        raise GenlabError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise GenlabError(f"{path}: not a readable CSV file ({error})") from None
+    if not rows:
         raise GenlabError(f"{path}: empty CSV file")
+    first = rows[0]
     has_header = not all(_is_number(cell) for cell in first)
     names = [cell.strip() for cell in first] if has_header else [str(i) for i in range(len(first))]
+    body = rows[int(has_header):]
+    if not body:
+        raise GenlabError(f"{path}: no rows below the header")
+    ragged = next((i for i, row in enumerate(body) if len(row) != len(names)), None)
+    if ragged is not None:
+        raise GenlabError(f"{path}: row {ragged + 1 + int(has_header)} has {len(body[ragged])} fields "
+                          f"where the header has {len(names)}")
     label_index = _label_index(names, label_column, path)
+    cells = np.array(body, dtype=object)
+    y = names_out = None
+    if label_index is not None:
+        raw_labels = cells[:, label_index].astype(str)
+        numeric = all(_is_number(value) for value in raw_labels[:1000])
+        y, names_out = as_labels(raw_labels.astype(np.float64) if numeric else raw_labels, len(cells), path)
     feature_columns = [i for i in range(len(names)) if i != label_index]
     if not feature_columns:
         raise GenlabError(f"{path}: no feature columns besides the label")
-    try:
-        x = np.loadtxt(path, delimiter=",", skiprows=int(has_header), usecols=feature_columns, dtype=np.float32, ndmin=2)
-    except ValueError as error:
-        raise GenlabError(f"{path}: {str(error).splitlines()[0]}; every feature must be a number") from None
-    y = names_out = None
-    if label_index is not None:
-        raw_labels = np.loadtxt(path, delimiter=",", skiprows=int(has_header), usecols=[label_index], dtype=str, ndmin=1)
-        numeric = all(_is_number(value) for value in raw_labels[:1000])
-        y, names_out = as_labels(raw_labels.astype(np.float64) if numeric else raw_labels, len(x), path)
-    return RawArrays(as_samples(x, path), y, class_names=names_out)
+    if not column_types and not as_table:
+        try:
+            x = cells[:, feature_columns].astype(np.float64)
+        except ValueError:
+            x = None
+        if x is not None and np.isfinite(x).all():
+            return RawArrays(as_samples(x.astype(np.float32), path), y, class_names=names_out)
+    table = Columns([names[i] for i in feature_columns], [cells[:, i] for i in feature_columns])
+    return RawArrays(table, y, class_names=names_out)
 
 
 def _label_index(names: list[str], label_column: str | None, path: Path) -> int | None:

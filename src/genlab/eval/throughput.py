@@ -21,6 +21,7 @@ from genlab.data.dataset import Dataset, load_dataset
 from genlab.run_config import resolve_run_config
 from genlab.runs import RunDirectory
 from genlab.samplers import draw_samples
+from genlab.training.distributed import resolve_device
 from genlab.training.trainer import Trainer
 
 STEPS, BATCH_SIZE, SAMPLES, REPEATS = 20, 64, 1000, 3
@@ -33,6 +34,7 @@ def measure_throughput(runs: list[str | Path], *, steps: int = STEPS, batch_size
                        samples: int = SAMPLES, repeats: int = REPEATS, device: str = "cpu",
                        seed: int = 0) -> dict[str, dict]:
     """For each run: training images/s and sampling samples/s (medians over `repeats`) and their repeats."""
+    device = str(resolve_device(device))
     measured: dict[str, dict] = {str(run): {"train_images_per_s": [], "samples_per_s": []} for run in runs}
     datasets: dict[tuple[str, str], Dataset] = {}  # runs of one dataset read it once
     batches = {str(run): _batches(Path(run), steps, batch_size, device, datasets) for run in runs}

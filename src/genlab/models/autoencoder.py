@@ -10,8 +10,8 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.models.base import register_model
-from genlab.models.latent import LatentModel
-from genlab.models.likelihoods import BernoulliLikelihood, SquaredError
+from genlab.models.latent import LatentModel, table_layout
+from genlab.models.likelihoods import BernoulliLikelihood, SquaredError, TabularLikelihood
 from genlab.models.nets import NetworkConfig, decoder_network, encoder_network
 
 CODE_STATS_MOMENTUM = 0.01
@@ -45,8 +45,12 @@ class Autoencoder(LatentModel):
         super().__init__(config)
         self.encoder = encoder_network(config, config.latent_dim)
         self.decoder = decoder_network(config, config.latent_dim)
-        self.criterion = (BernoulliLikelihood() if config.reconstruction_loss == "bce"
-                          else SquaredError(config.value_range, clip=config.arch == "linear"))
+        if config.table:  # one head per column type; numbers by squared error (sigma fixed at 1)
+            self.criterion = TabularLikelihood(table_layout(config), learned=False)
+        elif config.reconstruction_loss == "bce":
+            self.criterion = BernoulliLikelihood()
+        else:
+            self.criterion = SquaredError(config.value_range, clip=config.arch == "linear")
         self.code_activation: nn.Module = nn.Identity()
         self.register_buffer("code_mean", torch.zeros(config.latent_dim))
         self.register_buffer("code_var", torch.ones(config.latent_dim))
@@ -59,6 +63,13 @@ class Autoencoder(LatentModel):
     def decode(self, z, labels=None):
         self.sample_labels(len(z), labels=labels)
         return self.criterion.mean(self.decoder(z))
+
+    def decoder_output(self, z, labels=None):
+        return self.decoder(z)
+
+    @property
+    def observation(self):
+        return self.criterion
 
     def prior_sample(self, count, generator=None):
         noise = self.standard_normal(count, generator).to(self.code_mean.device)
@@ -95,7 +106,7 @@ class Autoencoder(LatentModel):
         its smaller components only slowly; training goes on from there. The code variances
         start at the components' variances, so sample() works from the first step.
         """
-        if self.config.arch != "linear" or self.config.reconstruction_loss != "mse":
+        if self.config.arch != "linear" or self.config.reconstruction_loss != "mse" or self.config.networks:
             return
         if not isinstance(self.code_activation, nn.Identity):
             return  # a code nonlinearity (the sparse autoencoder's) has no closed-form optimum

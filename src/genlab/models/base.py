@@ -29,6 +29,7 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, file_sha256, write_text_atomic
+from genlab.models import units
 from genlab.models.capabilities import Capabilities, require
 from genlab.version import __version__
 
@@ -48,6 +49,8 @@ class ModelConfig:
     value_range: str = derived("unit")  # model inputs live in: unit [0, 1], symmetric [-1, 1], real
     preprocessing: dict | None = derived(None)  # how raw data becomes inputs (genlab.data.Preprocessing)
     dataset: str | None = derived(None)  # the name or path of the training data
+    table: dict | None = derived(None)  # a mixed-type table's column encoding (genlab.data.tables.TableEncoding)
+    networks: dict | None = derived(None)  # user networks by role: {"encoder": {"class": ..., "config": ...}}
 
     def __post_init__(self) -> None:
         self.data_shape = tuple(int(d) for d in self.data_shape)
@@ -192,6 +195,18 @@ class GenerativeModel(nn.Module):
         if len(labels) and (labels.min() < 0 or labels.max() >= self.config.num_classes):
             raise GenlabError(f"class must be in 0..{self.config.num_classes - 1}")
         return labels
+
+    # ---- raw data in, raw data out ----------------------------------------------------
+
+    def preprocess(self, raw) -> torch.Tensor:
+        """Raw data in its own units (8-bit images, floats, a DataFrame of records) -> model inputs on this
+        model's device, exactly as the training data was prepared (see genlab.models.units)."""
+        return units.preprocess(self, raw)
+
+    def postprocess(self, x: torch.Tensor):
+        """Model-space values (inputs, reconstructions, samples) -> raw data in the training data's units:
+        uint8 arrays for 8-bit images, float32 arrays, or a DataFrame with the original columns."""
+        return units.postprocess(self, x)
 
     # ---- conveniences ------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from genlab.errors import GenlabError
 from genlab.models.augment import DIFF_AUGMENT_POLICIES, diff_augment
 from genlab.models.base import GenerativeModel, ModelConfig, register_model
+from genlab.models.custom import DiscriminatorAdapter, GeneratorAdapter, build_network, check_output
 from genlab.models.gan_nets import Discriminator, Generator
 from genlab.models.latent import to_unit_range
 
@@ -125,10 +126,24 @@ class GAN(GenerativeModel):
     def __init__(self, config: GANConfig):
         super().__init__(config)
         classes = config.num_classes if config.conditional else None
-        self.generator = Generator(config.data_shape, config.latent_dim, config.width, config.hidden,
-                                   config.value_range, classes)
-        self.discriminator = Discriminator(config.data_shape, config.width, list(reversed(config.hidden)),
-                                           config.d_norm, config.spectral_norm, classes)
+        custom = config.networks or {}
+        if custom and config.conditional:
+            raise GenlabError("user networks are for unconditional GANs; a conditional GAN uses genlab's own")
+        if "generator" in custom:
+            net = build_network(custom["generator"], "generator")
+            check_output(net, "generator", torch.zeros(2, config.latent_dim), (2, *config.data_shape),
+                         f"gan (latent_dim {config.latent_dim})")
+            self.generator = GeneratorAdapter(net, config.value_range)
+        else:
+            self.generator = Generator(config.data_shape, config.latent_dim, config.width, config.hidden,
+                                       config.value_range, classes)
+        if "discriminator" in custom:
+            net = build_network(custom["discriminator"], "discriminator")
+            check_output(net, "discriminator", torch.zeros(2, *config.data_shape), (2,), "gan")
+            self.discriminator = DiscriminatorAdapter(net)
+        else:
+            self.discriminator = Discriminator(config.data_shape, config.width, list(reversed(config.hidden)),
+                                               config.d_norm, config.spectral_norm, classes)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         if config.is_image:

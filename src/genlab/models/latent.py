@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from genlab.data.tables import TableEncoding
 from genlab.models.base import GenerativeModel
+
+
+def table_layout(config) -> dict:
+    """The decoder heads of a model trained on a mixed-type table."""
+    return TableEncoding.from_dict(config.table).layout()
 
 
 def to_unit_range(x: torch.Tensor, value_range: str) -> torch.Tensor:
@@ -34,6 +40,28 @@ class LatentModel(GenerativeModel):
     def prior_sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Codes to decode into new samples (B, latent_dim)."""
         raise NotImplementedError
+
+    def decoder_output(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's raw output for codes z, before the observation model's mean."""
+        raise NotImplementedError
+
+    @property
+    def observation(self):
+        """The observation model (genlab.models.likelihoods) that scores the decoder's output."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def reconstruction_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """How badly each part of x is reconstructed from its code, (B, parts), deterministic.
+
+        For a table, each column's negative log-likelihood (nats) under the decoder's output
+        for the code of x with its numbers clipped to their training range; otherwise each
+        feature's squared error in model units.
+        """
+        if self.config.table:
+            z = self.encode(self.observation.clip(x), labels)
+            return self.observation.terms(self.decoder_output(z, labels), x)
+        return (self.reconstruct(x, labels).float() - x.float()).square().flatten(1)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -16,10 +16,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.models.base import ModelConfig
+from genlab.models.custom import build_network, check_output
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -135,7 +137,12 @@ class ConvDecoder(nn.Module):
 
 
 def encoder_network(config: NetworkConfig, out_features: int) -> nn.Module:
-    """The encoder for `config.arch`, mapping a batch of samples to `out_features`."""
+    """The encoder for `config.arch` (or the user's), mapping a batch of samples to `out_features`."""
+    custom = (config.networks or {}).get("encoder")
+    if custom is not None:
+        net = build_network(custom, "encoder")
+        check_output(net, "encoder", torch.zeros(2, *config.data_shape), (2, out_features), _described(config))
+        return net
     if config.arch == "conv":
         return ConvEncoder(config.data_shape, config.channels, out_features, config.activation)
     features = math.prod(config.data_shape)
@@ -144,7 +151,12 @@ def encoder_network(config: NetworkConfig, out_features: int) -> nn.Module:
 
 
 def decoder_network(config: NetworkConfig, in_features: int) -> nn.Module:
-    """The decoder for `config.arch`, mapping codes to samples of `config.data_shape`."""
+    """The decoder for `config.arch` (or the user's), mapping codes to samples of `config.data_shape`."""
+    custom = (config.networks or {}).get("decoder")
+    if custom is not None:
+        net = build_network(custom, "decoder")
+        check_output(net, "decoder", torch.zeros(2, in_features), (2, *config.data_shape), _described(config))
+        return net
     if config.arch == "conv":
         return ConvDecoder(in_features, config.data_shape, config.channels, config.activation)
     features = math.prod(config.data_shape)
@@ -153,3 +165,7 @@ def decoder_network(config: NetworkConfig, in_features: int) -> nn.Module:
         mlp([in_features, *hidden, features], config.activation),
         nn.Unflatten(1, config.data_shape),
     )
+
+
+def _described(config: NetworkConfig) -> str:
+    return f"model (latent_dim {config.latent_dim}, samples of shape {tuple(config.data_shape)})"

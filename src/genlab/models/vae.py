@@ -18,8 +18,8 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.models.base import register_model
-from genlab.models.latent import LatentModel
-from genlab.models.likelihoods import LOG_2PI, BernoulliLikelihood, GaussianLikelihood
+from genlab.models.latent import LatentModel, table_layout
+from genlab.models.likelihoods import LOG_2PI, BernoulliLikelihood, GaussianLikelihood, TabularLikelihood
 from genlab.models.nets import NetworkConfig, decoder_network, encoder_network
 
 IW_VALUES_PER_CHUNK = 1 << 24  # bounds memory of log_likelihood: samples x batch x features per chunk
@@ -68,7 +68,10 @@ class VAE(LatentModel):
         self.decoder = decoder_network(config, config.latent_dim + classes)  # cvae: z and a one-hot label
         # cvae: the label shifts the posterior's parameters, q(z | x, y)
         self.label_to_posterior = nn.Linear(classes, 2 * config.latent_dim) if classes else None
-        if config.likelihood == "bernoulli":
+        if config.table:  # a mixed-type table: one head per column type
+            self.likelihood = TabularLikelihood(table_layout(config), config.variance == "learned", config.sigma,
+                                                config.min_sigma)
+        elif config.likelihood == "bernoulli":
             self.likelihood = BernoulliLikelihood()
         else:
             self.likelihood = GaussianLikelihood(
@@ -88,6 +91,10 @@ class VAE(LatentModel):
         if self.label_to_posterior is not None:
             z = torch.cat([z, self._one_hot(labels, z).to(z.dtype)], dim=1)
         return self.decoder(z)
+
+    @property
+    def observation(self):
+        return self.likelihood
 
     def _one_hot(self, labels, like):
         if labels is None:

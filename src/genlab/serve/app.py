@@ -31,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from genlab.api import load, run_data_config
 from genlab.apps.anomaly import AnomalyDetector
 from genlab.apps.denoising import denoise
-from genlab.apps.inputs import to_model_space
+from genlab.models.units import to_model_space
 from genlab.apps.latent import interpolation_codes
 from genlab.apps.outputs import save_png, to_pixels
 from genlab.data.model_inputs import model_inputs

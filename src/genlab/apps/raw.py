@@ -1,0 +1,66 @@
+"""Raw data in, raw data out: a trained model's encode, decode, reconstruct and sample in the data's own units.
+
+    model = genlab.load(run)
+    codes = genlab.apps.encode(model, images_uint8)        # (N, latent_dim) float32
+    again = genlab.apps.reconstruct(model, images_uint8)   # uint8, like the input
+    rows = genlab.apps.sample(model, 100, seed=1)          # a DataFrame for a model trained on one
+    genlab.apps.decode(model, codes)                       # raw samples for given codes
+
+Inputs are whatever the model was trained on, in its own units: 8-bit images, floats,
+DataFrames of records (genlab.models.units says exactly how). The model methods of the
+same names work in model space (tensors as `model.preprocess` returns them); these are
+the same operations for data as the user holds it, batched and on the model's device.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlab.errors import GenlabError
+from genlab.models.inference import BATCH_SIZE, encode_all, run_batched
+
+
+def encode(model, X: Any, labels=None) -> np.ndarray:
+    """Codes of raw records or images, (N, latent_dim) float32 (a VAE's posterior means)."""
+    model.require("codes", "encode")
+    return encode_all(model, model.preprocess(X).cpu(), _labels(labels)).numpy()
+
+
+def decode(model, codes: Any, labels=None):
+    """Raw samples (the data's units) for codes (N, latent_dim)."""
+    model.require("codes", "decode")
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+    if z.ndim != 2 or z.shape[1] != model.config.latent_dim:
+        raise GenlabError(f"codes must be (N, {model.config.latent_dim}) for this model (got {tuple(z.shape)})")
+    inputs = (z,) if labels is None else (z, _labels(labels))
+    return model.postprocess(run_batched(model.decode, *inputs, device=model.device).float())
+
+
+def reconstruct(model, X: Any, labels=None):
+    """Raw records or images -> their reconstructions, in the same units."""
+    model.require("codes", "reconstruct")
+    x = model.preprocess(X).cpu()
+    inputs = (x,) if labels is None else (x, _labels(labels))
+    return model.postprocess(run_batched(model.reconstruct, *inputs, device=model.device).float())
+
+
+def sample(model, count: int, *, seed: int = 0, labels=None):
+    """`count` new samples in the data's units (of the classes `labels`, for conditional models)."""
+    model.require("samples", "generate samples")
+    if count < 1:
+        raise GenlabError(f"the number of samples must be at least 1 (got {count})")
+    generator = torch.Generator(model.device).manual_seed(seed)
+    chosen = model.sample_labels(count, generator, _labels(labels))  # None for an unconditional model
+    parts = []
+    for start in range(0, count, BATCH_SIZE):
+        size = min(BATCH_SIZE, count - start)
+        part = None if chosen is None else chosen[start:start + size]
+        parts.append(model.sample(size, generator, part).float().cpu())
+    return model.postprocess(torch.cat(parts))
+
+
+def _labels(labels) -> torch.Tensor | None:
+    return None if labels is None else torch.as_tensor(np.asarray(labels)).long().reshape(-1)

@@ -1,0 +1,161 @@
+"""Data the user already holds in memory: arrays, tensors, (X, y) pairs, DataFrames and torch Datasets.
+
+Each becomes `RawArrays`, the form every file reader returns, so in-memory data takes
+the same path as any file (checks, splits, preprocessing, run directory):
+
+- a NumPy array or torch tensor: (N, D) vectors, (N, H, W) or (N, C, H, W) images;
+- a tuple (X, y): X as above (or a DataFrame), y one class label per row;
+- a pandas DataFrame: a table whose text columns are categories; `label_column`
+  (or a column called label/target/class/y) holds labels;
+- a map-style torch Dataset whose items are fixed-shape tensors or (x, y) pairs.
+
+`fingerprint` describes the data (shape, dtype, SHA-256, columns) for the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+from genlab.data.readers import LABEL_COLUMN_NAMES, RawArrays, as_labels, as_samples
+from genlab.data.tables import Columns
+from genlab.errors import GenlabError
+
+IN_MEMORY = "in-memory"  # data.name of a run trained on data passed from Python
+
+
+def is_in_memory(data: Any) -> bool:
+    """Whether `data` is data itself rather than a name or path."""
+    return data is not None and not isinstance(data, (str, bytes)) and not hasattr(data, "__fspath__")
+
+
+def read_in_memory(data: Any, label_column: str | None = None) -> RawArrays:
+    """Arrays, tensors, (X, y), DataFrames or torch Datasets -> RawArrays."""
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise GenlabError(f"a tuple of data must be (X, y); got {len(data)} items")
+        raw = _features(data[0], label_column=None)
+        if data[1] is not None:
+            raw.y_train, raw.class_names = as_labels(_to_numpy(data[1], "y"), len(raw.x_train), "y")
+        return raw
+    if _is_torch_dataset(data):
+        return _read_dataset(data)
+    return _features(data, label_column)
+
+
+def fingerprint(raw: RawArrays) -> dict:
+    """What data this is: shape, dtype, SHA-256 of its values and labels, and its columns for a table."""
+    digest = hashlib.sha256()
+    parts = [raw.x_train, raw.y_train, raw.x_test, raw.y_test]
+    for part in parts:
+        if part is None:
+            digest.update(b"-")
+        elif isinstance(part, Columns):
+            digest.update(part.sha256().encode())
+        else:
+            digest.update(str(part.dtype).encode() + str(part.shape).encode())
+            digest.update(np.ascontiguousarray(part).data)
+    x = raw.x_train
+    count = len(x) + (len(raw.x_test) if raw.x_test is not None else 0)
+    described = {"rows": count, "sha256": digest.hexdigest()}
+    if isinstance(x, Columns):
+        described.update(shape=[count, len(x.names)], dtype="table", columns=list(x.names))
+    else:
+        described.update(shape=[count, *x.shape[1:]], dtype=str(x.dtype))
+    return described
+
+
+def describe(print_: dict) -> str:
+    """A fingerprint in words: 'a float32 array of 100x5 (sha256 1a2b3c4d...)'."""
+    shape = "x".join(str(s) for s in print_.get("shape", []))
+    kind = "table" if print_.get("dtype") == "table" else f"{print_.get('dtype')} array"
+    return f"a {kind} of {shape} (sha256 {str(print_.get('sha256', ''))[:12]}...)"
+
+
+def _features(data: Any, label_column: str | None) -> RawArrays:
+    if _is_frame(data):
+        table = Columns.from_frame(data)
+        y = names = None
+        label = label_column or next((n for n in table.names if n.lower() in LABEL_COLUMN_NAMES), None)
+        if label is not None:
+            if label not in table.names:
+                raise GenlabError(f"no column '{label}' (columns: {', '.join(table.names[:12])})")
+            table, labels = table.drop(label)
+            y, names = as_labels(_label_values(labels), len(table), f"column '{label}'")
+        if not table.names:
+            raise GenlabError("the DataFrame has no feature columns besides the label")
+        if len(table) == 0:
+            raise GenlabError("the DataFrame has no rows")
+        return RawArrays(table, y, class_names=names)
+    array = _to_numpy(data, "X")
+    if array.dtype.kind in "OUS" and array.ndim == 2:  # text in a plain array: a table with numbered columns
+        return RawArrays(Columns([str(i) for i in range(array.shape[1])], list(array.T.astype(object))), None)
+    return RawArrays(as_samples(array, "X"), None)
+
+
+def _to_numpy(data: Any, what: str) -> np.ndarray:
+    if isinstance(data, torch.Tensor):
+        return data.detach().cpu().numpy()
+    if _is_frame(data) or hasattr(data, "to_numpy"):
+        return data.to_numpy()
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, (list, range)):
+        return np.asarray(data)
+    raise GenlabError(f"{what}: a {type(data).__name__} is not data genlab can read; give a NumPy array, a torch "
+                      "tensor, an (X, y) tuple, a pandas DataFrame, a torch Dataset, or a dataset name or file path")
+
+
+def _label_values(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "f":
+        return values
+    text = np.array(["" if v is None else str(v) for v in values])
+    try:
+        return text.astype(np.float64)
+    except ValueError:
+        return text
+
+
+def _is_frame(data: Any) -> bool:
+    return type(data).__name__ == "DataFrame" and hasattr(data, "columns")
+
+
+def _is_torch_dataset(data: Any) -> bool:
+    return isinstance(data, TorchDataset)
+
+
+def _read_dataset(dataset) -> RawArrays:
+    """A map-style torch Dataset of fixed-shape items, or of (x, y) pairs, stacked into arrays."""
+    try:
+        count = len(dataset)
+    except TypeError:
+        raise GenlabError("the torch Dataset has no length; genlab reads map-style datasets (with __len__)") from None
+    if count == 0:
+        raise GenlabError("the torch Dataset is empty")
+    xs, ys = [], []
+    for index in range(count):  # a Dataset can only be read item by item; this happens once, at load
+        item = dataset[index]
+        if isinstance(item, (tuple, list)):
+            if len(item) < 1 or len(item) > 2:
+                raise GenlabError(f"Dataset item {index} has {len(item)} parts; items must be x or (x, y)")
+            xs.append(torch.as_tensor(item[0]))
+            ys.append(int(torch.as_tensor(item[1]).item()) if len(item) == 2 else None)
+        else:
+            xs.append(torch.as_tensor(item))
+            ys.append(None)
+    shapes = {tuple(x.shape) for x in xs}
+    if len(shapes) > 1:
+        a, b = sorted(shapes)[:2]
+        raise GenlabError(f"Dataset items differ in shape ({a} and {b}); genlab needs fixed-shape items")
+    x = as_samples(torch.stack(xs).numpy(), "Dataset")
+    labelled = [y is not None for y in ys]
+    if any(labelled) and not all(labelled):
+        raise GenlabError("some Dataset items have labels and some do not")
+    y = names = None
+    if all(labelled):
+        y, names = as_labels(np.array(ys, dtype=np.int64), len(x), "Dataset labels")
+    return RawArrays(x, y, class_names=names)
