@@ -191,8 +191,8 @@ def test_declared_column_types_and_their_mistakes():
 
 def test_a_vae_on_a_table_gives_records_back_with_their_names_and_categories(tmp_path):
     frame = traffic()
-    model = genlab.train("vae", data=frame, run_dir=tmp_path / "run",
-                         overrides={**FAST, "train.epochs": 5, "model.latent_dim": 4}, progress=False)
+    genlab.train("vae", data=frame, run_dir=tmp_path / "run",
+                 overrides={**FAST, "train.epochs": 5, "model.latent_dim": 4}, progress=False)
     loaded = genlab.load(tmp_path / "run")
     assert loaded.config.table is not None
     drawn = sample(loaded, 50, seed=0)
@@ -365,3 +365,31 @@ def test_device_auto_everywhere(tmp_path, cli):
                        "--device", "auto")
     assert code == 0, err
     assert np.load(tmp_path / "r.npy").shape[0] == 4
+
+
+def test_the_own_data_example_runs(tmp_path):
+    from conftest import PYTHON, REPO, subprocess_env
+
+    result = subprocess.run([PYTHON, str(REPO / "examples" / "own_data.py"), "--quick"], capture_output=True, text=True,
+                            cwd=tmp_path, env=subprocess_env(), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "codes (5, 3)" in out and "come back as uint8" in out and "custom encoder: SmallEncoder" in out
+    assert "most unusual field: protocol" in out and "most unusual field: bytes" in out
+    assert (tmp_path / "runs" / "own-data" / "table" / "model" / "config.json").is_file()
+
+
+def test_trimmed_training_leaves_the_worst_explained_samples_out_of_the_loss():
+    from genlab.models.nets import trimmed_mean
+
+    losses = torch.tensor([1.0, 2.0, 3.0, 100.0])
+    assert trimmed_mean(losses, 0.0) == losses.mean()
+    assert trimmed_mean(losses, 0.25) == 2.0  # the 100 is left out
+    model = genlab.create_model("ae", data_shape=(4,), value_range="real", trim_fraction=0.25)
+    x = torch.zeros(4, 4)
+    x[3] = 50.0  # one wild sample: with trimming its error does not reach the loss
+    trimmed = model(x)["loss"]
+    model.config.trim_fraction = 0.0
+    assert model(x)["loss"] > 10 * trimmed
+    with pytest.raises(GenlabError, match="trim_fraction"):
+        genlab.create_model("ae", data_shape=(4,), trim_fraction=0.6)

@@ -98,7 +98,9 @@ class AnomalyDetector:
     # ---- fitting ---------------------------------------------------------------------
 
     def fit(self, X, y=None, run_dir: str | Path | None = None) -> AnomalyDetector:
-        """Train the model on X (y is ignored) and set the threshold from X's scores."""
+        """Train the model on X (y is ignored) and set the threshold from X's scores.
+
+        X is data in memory or the path of a file (such as a raw CSV table), all of it used."""
         self._check_settings()
         overrides = {"model.latent_dim": self.latent_dim, "model.arch": self.arch, "model.hidden": list(self.hidden),
                      "train.epochs": self.epochs, "train.batch_size": self.batch_size, "train.lr": self.lr}
@@ -114,6 +116,9 @@ class AnomalyDetector:
         return detector._calibrate(model, X_normal)
 
     def _calibrate(self, model, X) -> AnomalyDetector:
+        if isinstance(X, (str, Path)):  # the file it was trained on, as the model read it
+            return self.calibrate_on_inputs(model, model_inputs(model, DataConfig(name=str(X), val_fraction=0.0,
+                                                                                    test_fraction=0.0), "train")[0])
         return self.calibrate_on_inputs(model, model.preprocess(X).cpu())
 
     def calibrate_on_inputs(self, model, inputs: torch.Tensor) -> AnomalyDetector:

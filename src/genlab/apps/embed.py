@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from genlab.apps.fitting import fit_on_arrays
-from genlab.models.units import to_model_space
 from genlab.models.inference import run_batched
+from genlab.models.units import to_model_space
 
 MODELS = ("ae", "dae", "sparse-ae", "vae")
 
@@ -30,7 +30,8 @@ class Embedder(TransformerMixin, BaseEstimator):
     """Learn a `latent_dim`-dimensional code of X with a genlab autoencoder or VAE."""
 
     def __init__(self, model: str = "vae", *, latent_dim: int = 16, hidden: tuple[int, ...] = (512, 256),
-                 epochs: int = 20, batch_size: int = 128, lr: float = 1e-3, random_state: int = 0, verbose: bool = False):
+                 epochs: int = 20, batch_size: int = 128, lr: float = 1e-3, random_state: int = 0, device: str = "auto",
+                 verbose: bool = False):
         self.model = model
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -38,6 +39,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.random_state = random_state
+        self.device = device
         self.verbose = verbose
 
     def fit(self, X, y=None):
@@ -51,7 +53,7 @@ class Embedder(TransformerMixin, BaseEstimator):
                      "train.epochs": int(self.epochs), "train.batch_size": min(int(self.batch_size), len(X)),
                      "train.lr": float(self.lr)}
         self.model_ = fit_on_arrays(self.model, X.astype(np.float32), overrides=overrides,
-                                    seed=int(self.random_state), progress=bool(self.verbose)).eval()
+                                    seed=int(self.random_state), progress=bool(self.verbose), device=self.device).eval()
         return self
 
     @torch.no_grad()

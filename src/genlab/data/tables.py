@@ -130,6 +130,7 @@ class ColumnEncoding:
 @dataclass
 class TableEncoding:
     columns: list[ColumnEncoding] = field(default_factory=list)
+    rows: int = 0  # training rows it was fitted on: a category none of them had is given odds of about 1 in rows
 
     @property
     def width(self) -> int:
@@ -140,12 +141,12 @@ class TableEncoding:
         return [c.name for c in self.columns]
 
     def to_dict(self) -> dict:
-        return {"columns": [asdict(c) for c in self.columns]}
+        return {"columns": [asdict(c) for c in self.columns], "rows": self.rows}
 
     @classmethod
     def from_dict(cls, state: dict) -> TableEncoding:
         try:
-            return cls([ColumnEncoding(**c) for c in state["columns"]])
+            return cls([ColumnEncoding(**c) for c in state["columns"]], int(state.get("rows", 0)))
         except (KeyError, TypeError) as error:
             raise GenlabError(f"the model's table encoding is damaged ({error}); retrain it") from None
 
@@ -165,7 +166,7 @@ class TableEncoding:
         encodings = [_fit_column(name, values, column_types.get(name)) for name, values in zip(table.names, table.values)]
         if not encodings:
             raise GenlabError("the table has no feature columns")
-        return cls(encodings)
+        return cls(encodings, len(table))
 
     def summary(self) -> str:
         """One line: how many columns of each kind, the categories' sizes, the columns with missing values."""
@@ -230,7 +231,7 @@ class TableEncoding:
                 if column.missing:
                     indicators.append(start + 1)
             start += column.width
-        return {"gaussian": gaussian, "gaussian_low": low, "gaussian_high": high, "gaussian_mask": gaussian_mask, "bernoulli": bernoulli,
+        return {"unseen_log_odds": -math.log(max(self.rows, 1) + 1), "gaussian": gaussian, "gaussian_low": low, "gaussian_high": high, "gaussian_mask": gaussian_mask, "bernoulli": bernoulli,
                 "bernoulli_mask": bernoulli_mask, "indicators": indicators, "categorical": blocks, "columns": spans}
 
 

@@ -12,7 +12,7 @@ from genlab.errors import GenlabError
 from genlab.models.base import register_model
 from genlab.models.latent import LatentModel, table_layout
 from genlab.models.likelihoods import BernoulliLikelihood, SquaredError, TabularLikelihood
-from genlab.models.nets import NetworkConfig, decoder_network, encoder_network
+from genlab.models.nets import NetworkConfig, decoder_network, encoder_network, trimmed_mean
 
 CODE_STATS_MOMENTUM = 0.01
 
@@ -85,7 +85,7 @@ class Autoencoder(LatentModel):
 
     def forward(self, x, y=None, *, group="model", step=0):
         code = self.code_activation(self.encoder(self.corrupt(x)))  # (B, latent_dim)
-        reconstruction = self.criterion.nll(self.decoder(code), x).mean()
+        reconstruction = trimmed_mean(self.criterion.nll(self.decoder(code), x), self.config.trim_fraction)
         if self.training:
             self._track_codes(code.detach().float())
         penalties = self.code_penalty(code.float())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 
 import torch
 from torch import nn
@@ -25,6 +26,7 @@ from torch import nn
 from genlab.errors import GenlabError
 from genlab.models.likelihoods import squash
 
+logger = logging.getLogger(__name__)
 ROLES = ("encoder", "decoder", "generator", "discriminator")
 
 
@@ -43,6 +45,9 @@ def network_spec(module: nn.Module, role: str) -> dict:
     if "<locals>" in cls.__qualname__:
         raise GenlabError(f"the {role} class {cls.__qualname__} is defined inside a function; define it at module "
                           "level so that the saved model can be loaded again")
+    if cls.__module__ == "__main__":
+        logger.warning(f"the {role} class {cls.__qualname__} is defined in the script being run (__main__): only "
+                       "that script can load this model again; move the class to a module to share the model")
     return {"class": f"{cls.__module__}:{cls.__qualname__}", "config": config}
 
 

@@ -108,6 +108,11 @@ class TabularLikelihood(nn.Module):
         self.register_buffer("block_valid", torch.tensor(block_valid, dtype=torch.bool).reshape(len(blocks), widest),
                              persistent=False)
         self.register_buffer("column_of", column_of, persistent=False)
+        # the last slot of each block stands for "a category training never had": its logit is offset by the
+        # log-odds of meeting one (about 1 in the training rows), so it is unlikely from the first step on
+        unseen = [[i == width - 1 for i in range(widest)] for _, width in blocks]
+        offset = torch.tensor(unseen, dtype=torch.float32).reshape(len(blocks), widest) * layout.get("unseen_log_odds", 0.0)
+        self.register_buffer("unseen_offset", offset, persistent=False)
         as_bounds = lambda values: torch.tensor(values, dtype=torch.float32).clamp(-1e30, 1e30)  # noqa: E731
         self.register_buffer("gaussian_low", as_bounds(layout.get("gaussian_low", [])), persistent=False)
         self.register_buffer("gaussian_high", as_bounds(layout.get("gaussian_high", [])), persistent=False)
@@ -131,7 +136,7 @@ class TabularLikelihood(nn.Module):
             term = F.binary_cross_entropy_with_logits(output[:, self.bernoulli], x[:, self.bernoulli], reduction="none")
             out.index_add_(1, self.column_of[self.bernoulli], term * self._observed(x, self.bernoulli_mask))
         if len(self.block_slots):
-            logits = output[:, self.block_slots].masked_fill(~self.block_valid, float("-inf"))  # (B, K, W)
+            logits = self._block_logits(output)  # (B, K, W)
             chosen = (x[:, self.block_slots] * self.block_valid).argmax(-1, keepdim=True)
             term = torch.logsumexp(logits, -1) - logits.gather(-1, chosen).squeeze(-1)
             out.index_add_(1, self.column_of[self.block_slots[:, 0]], term)
@@ -155,10 +160,15 @@ class TabularLikelihood(nn.Module):
         if len(self.bernoulli):
             mean[:, self.bernoulli] = torch.sigmoid(mean[:, self.bernoulli])
         if len(self.block_slots):
-            logits = output.float()[:, self.block_slots].masked_fill(~self.block_valid, float("-inf"))
+            logits = self._block_logits(output.float())
             probabilities = torch.softmax(logits, -1)
             mean[:, self.block_slots[self.block_valid]] = probabilities[:, self.block_valid]
         return mean
+
+    def _block_logits(self, output: torch.Tensor) -> torch.Tensor:
+        """Each categorical block's logits, (B, blocks, widest), padding at -inf."""
+        logits = output[:, self.block_slots] + self.unseen_offset
+        return logits.masked_fill(~self.block_valid, float("-inf"))
 
     @staticmethod
     def _observed(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,9 @@ class NetworkConfig(ModelConfig):
     hidden: list[int] = field(default_factory=lambda: [512, 256])  # mlp widths, input side first
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])  # conv channels per level
     activation: Literal["relu", "leaky_relu", "silu", "gelu", "tanh"] = "relu"
+    # robust training on contaminated data: each batch's worst-explained fraction of samples is left out of the
+    # loss, so that a few anomalies in the training data are not learned as normal (0: every sample counts)
+    trim_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -44,8 +47,18 @@ class NetworkConfig(ModelConfig):
             raise GenlabError(
                 f"arch conv needs images (C, H, W); this data is vectors of {self.data_shape[0]} features: use arch=mlp"
             )
+        if not 0.0 <= self.trim_fraction < 0.5:
+            raise GenlabError(f"model.trim_fraction must be in [0, 0.5) (got {self.trim_fraction})")
         if not self.hidden or not self.channels or min(self.hidden + self.channels) < 1:
             raise GenlabError("model.hidden and model.channels must be non-empty lists of positive widths")
+
+
+def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The mean of per-sample losses (B,) without the largest `fraction` of them (all of them when 0)."""
+    drop = int(len(losses) * fraction)
+    if drop == 0:
+        return losses.mean()
+    return torch.topk(losses, len(losses) - drop, largest=False, sorted=False).values.mean()
 
 
 def activation(name: str) -> nn.Module:

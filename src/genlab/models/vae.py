@@ -20,7 +20,7 @@ from genlab.errors import GenlabError
 from genlab.models.base import register_model
 from genlab.models.latent import LatentModel, table_layout
 from genlab.models.likelihoods import LOG_2PI, BernoulliLikelihood, GaussianLikelihood, TabularLikelihood
-from genlab.models.nets import NetworkConfig, decoder_network, encoder_network
+from genlab.models.nets import NetworkConfig, decoder_network, encoder_network, trimmed_mean
 
 IW_VALUES_PER_CHUNK = 1 << 24  # bounds memory of log_likelihood: samples x batch x features per chunk
 
@@ -124,7 +124,7 @@ class VAE(LatentModel):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         nll = self.likelihood.nll(self.decoder_output(z, labels), x)  # (B,) -log p(x|z)
         kl = gaussian_kl(mu, logvar)  # (B,)
-        loss = (nll + self.kl_weight(step) * kl).mean()
+        loss = trimmed_mean(nll + self.kl_weight(step) * kl, self.config.trim_fraction)
         return {"loss": loss, "neg_elbo": (nll + kl).mean().detach(), "reconstruction": nll.mean().detach(), "kl": kl.mean().detach()}
 
     def _log_weights(self, x, labels, count: int, mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:

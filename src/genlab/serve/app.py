@@ -31,7 +31,6 @@ from PIL import Image, UnidentifiedImageError
 from genlab.api import load, run_data_config
 from genlab.apps.anomaly import AnomalyDetector
 from genlab.apps.denoising import denoise
-from genlab.models.units import to_model_space
 from genlab.apps.latent import interpolation_codes
 from genlab.apps.outputs import save_png, to_pixels
 from genlab.data.model_inputs import model_inputs
@@ -39,6 +38,7 @@ from genlab.errors import GenlabError
 from genlab.images import save_image_grid
 from genlab.models.inference import encode_all
 from genlab.models.latent import to_unit_range
+from genlab.models.units import to_model_space
 
 logger = logging.getLogger(__name__)
 
