@@ -297,11 +297,29 @@ def app_anomaly(result: dict) -> list[str]:
                     "Deep SVDD 0.948; Fashion-MNIST GEOM 0.935.", "", machine_line(result)]
 
 
+def app_traffic(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## Application: intrusion detection on raw KDD-style records", "",
+             f"Script: `benchmarks/app_traffic.py`. Data: {p['data']}. Train: {p['train']}; test: {p['test']}; "
+             f"{p['seeds']} seeds (mean ± sd). genlab: {p['genlab']}. Baselines: {p['baselines']}. "
+             f"Selection: {p['selection']}.", ""]
+    for protocol, entry in result["protocols"].items():
+        lines += [f"**{protocol}** (best baseline: {entry['best_baseline']}; genlab default minus it: "
+                  f"{entry['genlab_default_minus_best_baseline_auroc']:+.4f} AUROC)", "",
+                  "| detector | AUROC | average precision | fit seconds |", "|---|---:|---:|---:|"]
+        for name, row in entry["summary"].items():
+            lines.append(f"| {name} | {row['auroc']['mean']:.4f} ± {row['auroc']['std']:.4f} | "
+                         f"{row['average_precision']['mean']:.4f} ± {row['average_precision']['std']:.4f} | "
+                         f"{row['fit_seconds']['mean']:.1f} |")
+        lines.append("")
+    return lines + [machine_line(result)]
+
+
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
              "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
-             "app_anomaly": app_anomaly}
+             "app_anomaly": app_anomaly, "app_traffic": app_traffic}
 
 
 def main() -> None:

@@ -249,6 +249,7 @@ def test_the_cli_trains_on_a_raw_csv_table_and_writes_records(tmp_path, cli):
     drawn = pd.read_csv(tmp_path / "drawn.csv")
     assert list(drawn.columns) == list(frame.columns) and len(drawn) == 10
     assert set(drawn["protocol_type"]) <= {"tcp", "udp", "icmp"}
+    assert set(drawn["logged_in"].astype(str)) <= {"True", "False"}  # written as the input spelled it
     code, _, err = cli("sample", run, "-n", "10", "-o", tmp_path / "drawn.npy")
     assert code != 0 and "write a .csv" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "drawn.npy").exists()
@@ -393,3 +394,9 @@ def test_trimmed_training_leaves_the_worst_explained_samples_out_of_the_loss():
     assert model(x)["loss"] > 10 * trimmed
     with pytest.raises(GenlabError, match="trim_fraction"):
         genlab.create_model("ae", data_shape=(4,), trim_fraction=0.6)
+
+
+def test_an_identifier_column_is_refused_not_one_hot_encoded():
+    ids = np.array([f"user-{i}" for i in range(400)], dtype=object)
+    with pytest.raises(GenlabError, match="column 'user' has 400 distinct values in 400 rows"):
+        TableEncoding.fit(Columns(["user", "x"], [ids, np.arange(400.0)]))

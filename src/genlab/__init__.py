@@ -3,6 +3,7 @@
     model = genlab.train("vae", data="digits", epochs=5)
     model.sample(16)
     genlab.evaluate("runs/vae-digits-...")
+    genlab.apps.sample(model, 16)            # raw data out: uint8 images, arrays, DataFrames
 
 The public names are loaded on first use (PEP 562), so that `import genlab` and
 `genlab --help` stay instant, and importing genlab changes nothing in the process:
@@ -18,4 +19,4 @@ _EXPORTS = {
     "genlab.models.base": ("create_model",), "genlab.models": ("list_models",),
 }
 __all__ = ["GenlabError", "__version__", *(name for names in _EXPORTS.values() for name in names)]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, subpackages=("apps", "data", "models"))

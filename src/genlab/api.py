@@ -123,6 +123,8 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
         run.write_config(tree)  # records a changed epoch count or other train settings
 
     announce = distributed.is_main and run_config.train.progress
+    if announce and dataset.table is not None and not resume:
+        logger.info(dataset.table.summary())  # what each column was taken for: check before trusting the model
     if announce:
         logger.info(f"{'resuming' if resume else 'training'} {run_config.model_name} on {run_config.data.name}: {run.root}")
     trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed,

@@ -14,11 +14,15 @@ import sys
 from collections.abc import Callable
 
 
-def lazy_exports(package: str, modules: dict[str, tuple[str, ...]]) -> tuple[Callable, Callable]:
-    """A package's __getattr__ and __dir__ for the public `names` of each of its `modules`."""
+def lazy_exports(package: str, modules: dict[str, tuple[str, ...]],
+                 subpackages: tuple[str, ...] = ()) -> tuple[Callable, Callable]:
+    """A package's __getattr__ and __dir__ for the public `names` of each of its `modules`, and for the
+    `subpackages` reachable as attributes (`genlab.apps` after a bare `import genlab`)."""
     exports = {name: module for module, names in modules.items() for name in names}
 
     def __getattr__(name: str):
+        if name in subpackages:
+            return importlib.import_module(f"{package}.{name}")  # the import binds it on the package
         if name not in exports:
             raise AttributeError(f"module '{package}' has no attribute '{name}'")
         value = getattr(importlib.import_module(exports[name]), name)
@@ -26,6 +30,6 @@ def lazy_exports(package: str, modules: dict[str, tuple[str, ...]]) -> tuple[Cal
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(vars(sys.modules[package])) | set(exports))
+        return sorted(set(vars(sys.modules[package])) | set(exports) | set(subpackages))
 
     return __getattr__, __dir__

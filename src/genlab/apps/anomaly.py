@@ -42,12 +42,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlab.api import load, train
+from genlab.api import load, run_data_config, train
 from genlab.apps.fitting import fit_on_arrays
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores
 from genlab.data.config import DataConfig
-from genlab.data.dataset import load_dataset
 from genlab.data.model_inputs import model_inputs
 from genlab.data.tables import Columns, TableEncoding
 from genlab.errors import GenlabError
@@ -55,7 +54,6 @@ from genlab.files import check_output_path, write_text_atomic
 from genlab.models.inference import run_batched
 from genlab.models.mixture import GaussianMixtureSampler
 from genlab.runs import RunDirectory
-from genlab.settings import build_dataclass
 
 SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
@@ -294,14 +292,9 @@ def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "vae", scor
     if Path(run_dir).exists():
         raise GenlabError(f"run directory {run_dir} already exists; choose a new one")
     settings = [f"model.latent_dim={latent_dim}", f"train.epochs={epochs}", f"seed={seed}"]
-    if device != "auto":
-        settings.append(f"train.device={device}")
-    if not any(o.startswith("train.batch_size=") for o in overrides):
-        # small tables: whole batches must fit in the training split
-        training = len(load_dataset(build_dataclass(DataConfig, {"name": data}, "data")).train)
-        settings.append(f"train.batch_size={max(1, min(128, training))}")
-    trained = train(model, data, run_dir=run_dir, config=config, overrides=[*settings, *overrides], progress=progress)
-    inputs, _ = model_inputs(trained, trained.config.dataset, "train")
+    trained = train(model, data, run_dir=run_dir, config=config, overrides=[*settings, *overrides], progress=progress,
+                    device=device)
+    inputs, _ = model_inputs(trained, run_data_config(run_dir, trained), "train")  # as the run split and encoded it
     detector.calibrate_on_inputs(trained, inputs)
     detector.path_ = detector.save(run_dir)
     return detector

@@ -135,7 +135,7 @@ def _encode_table(config: DataConfig, table: TableEncoding | None, *parts: Colum
                           f"(not {config.normalize})")
     if table is None:
         table = TableEncoding.fit(parts[0], config.column_types)
-        logger.info(table.summary())
+        logger.debug(table.summary())
     return (*(table.encode(part) for part in parts), table)
 
 

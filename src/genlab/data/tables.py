@@ -36,6 +36,7 @@ KINDS = ("numeric", "categorical", "boolean")
 MISSING_TEXT = {"", "na", "n/a", "nan", "null", "none", "?"}
 BOOLEAN_TEXT = {"true": True, "false": False, "yes": True, "no": False, "t": True, "f": False}
 UNSEEN = "<unseen>"
+MAX_CATEGORIES = 1000  # more distinct values than this is an identifier or free text, not a category
 LOG_SKEWNESS = 2.0  # a non-negative column more skewed than this is modelled as log(1 + x)
 
 
@@ -279,6 +280,10 @@ def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEn
 
     if declared == "categorical":
         present = sorted({v for v in text if v is not None})
+        if len(present) > MAX_CATEGORIES or (len(present) > 50 and len(present) > 0.5 * len(text)):
+            raise GenlabError(f"column '{name}' has {len(present):,} distinct values in {len(text):,} rows: an "
+                              "identifier or free text, not a category; drop the column (or declare it numeric "
+                              "in data.column_types if its values are numbers)")
         return ColumnEncoding(name, "categorical", categories=present + ([None] if missing else []))
     if declared == "boolean":
         truth = _truth(values, numbers, text, name)
@@ -368,8 +373,14 @@ def _boolean_labels(values: np.ndarray, text) -> list | None:
         return [False, True]
     spelled = {}
     for value in text:
-        if value is not None and value.lower() in BOOLEAN_TEXT:
+        if value is None:
+            continue
+        if value.lower() in BOOLEAN_TEXT:
             spelled.setdefault(BOOLEAN_TEXT[value.lower()], value)
+        else:  # 0 / 1 written as numbers, in a file: written back the same way
+            spelled.setdefault(float(value) != 0, value)
+        if len(spelled) == 2:
+            break
     return [spelled.get(False, "false"), spelled.get(True, "true")]
 
 
