@@ -139,8 +139,10 @@ def test_8_bit_images_round_trip_through_preprocess_and_postprocess(tmp_path):
     assert torch.allclose(inputs, torch.from_numpy(images).float() / 255.0)
     back = model.postprocess(inputs)
     assert back.dtype == np.uint8 and np.array_equal(back, images)
-    rebuilt = reconstruct(model, images[:, 0])  # (N, H, W) is read as one channel
-    assert rebuilt.dtype == np.uint8 and rebuilt.shape == (64, 1, 8, 8)
+    rebuilt = reconstruct(model, images[:, 0])  # (N, H, W) is read as one channel, and given back as it came
+    assert rebuilt.dtype == np.uint8 and rebuilt.shape == (64, 8, 8)
+    channels_last = genlab.apps.denoise(model, images.transpose(0, 2, 3, 1))
+    assert channels_last.shape == (64, 8, 8, 1)
     codes = encode(model, images)
     assert decode(model, codes).dtype == np.uint8
     cleaned = genlab.apps.denoise(model, images)
@@ -400,3 +402,82 @@ def test_an_identifier_column_is_refused_not_one_hot_encoded():
     ids = np.array([f"user-{i}" for i in range(400)], dtype=object)
     with pytest.raises(GenlabError, match="column 'user' has 400 distinct values in 400 rows"):
         TableEncoding.fit(Columns(["user", "x"], [ids, np.arange(400.0)]))
+
+
+class _DictItems(torch.utils.data.Dataset):
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        return {"x": index}
+
+
+def test_careless_inputs_get_one_line_errors(tmp_path):
+    noise = np.random.default_rng(0).normal(size=50)
+    with pytest.raises(GenlabError, match="declared boolean but holds other values"):
+        TableEncoding.fit(Columns(["score"], [noise]), {"score": "boolean"})
+    with pytest.raises(GenlabError, match="column 'x', row 2: inf is infinite"):
+        TableEncoding.fit(Columns(["x", "c"], [np.array([1.0, 2.0, np.inf]), np.array(["a", "b", "a"], dtype=object)]))
+    (tmp_path / "semi.csv").write_text("a;b;c\n1;2;x\n3;4;y\n")
+    with pytest.raises(GenlabError, match="save it with commas"):
+        genlab.train("ae", data=str(tmp_path / "semi.csv"), progress=False)
+    with pytest.raises(GenlabError, match="two columns named 'a'"):
+        genlab.train("ae", data=pd.DataFrame(np.ones((20, 2)), columns=["a", "a"]), progress=False)
+    with pytest.raises(GenlabError, match="holds dates or times"):
+        genlab.train("ae", data=pd.DataFrame({"t": pd.date_range("2026-01-01", periods=20), "x": np.arange(20.0)}),
+                     progress=False)
+    with pytest.raises(GenlabError, match="Dataset item 0 is a dict"):
+        genlab.train("ae", data=_DictItems(), progress=False)
+    with pytest.raises(GenlabError, match="networks must be a dict"):
+        genlab.train("ae", data=small_vectors(), networks=[torch.nn.Linear(6, 16)], progress=False)
+
+
+def test_raw_api_checks_counts_and_labels(tmp_path):
+    x = small_vectors()
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = genlab.train("cvae", data=(x, y), run_dir=tmp_path / "run", overrides=FAST, progress=False)
+    assert len(sample(model, 3, labels=1)) == 3  # one class for all
+    with pytest.raises(GenlabError, match="2 labels for 3 samples"):
+        sample(model, 3, labels=[0, 1])
+    with pytest.raises(GenlabError, match="whole number"):
+        sample(model, 2.5)
+    with pytest.raises(GenlabError, match="class indices"):
+        sample(model, 2, labels=["a", "b"])
+
+
+def test_tables_keep_integers_and_column_order_does_not_matter(tmp_path, caplog):
+    frame = traffic(200)
+    model = genlab.train("ae", data=frame, run_dir=tmp_path / "run", overrides=FAST, progress=False)
+    drawn = sample(model, 5)
+    assert drawn["duration"].dtype == np.int64 and drawn["src_bytes"].dtype == np.int64
+    reordered = frame[list(reversed(frame.columns))]
+    genlab.train(config=str(tmp_path / "run" / "config.yaml"), data=reordered, run_dir=tmp_path / "again",
+                 progress=False)  # the same records: columns are matched by name
+    with caplog.at_level("WARNING", logger="genlab"):
+        model.preprocess(frame.head(3).assign(duration=np.nan))
+    assert "column 'duration' has 3 missing values but had none in training" in caplog.text
+
+
+def test_a_detector_loads_from_the_path_save_returned(tmp_path):
+    detector = AnomalyDetector(model="ae", epochs=2, latent_dim=2).fit(small_vectors(), run_dir=tmp_path / "run")
+    path = detector.save(tmp_path / "run")
+    again = AnomalyDetector.load(path, device="cpu")
+    assert np.allclose(again.decision_function(small_vectors(5)), detector.decision_function(small_vectors(5)))
+
+
+def test_user_network_mistakes_are_one_line(custom_module):
+    class Pair(torch.nn.Module):
+        def forward(self, x):
+            return x, x
+
+    class Broken(torch.nn.Module):
+        def get_config(self):
+            raise KeyError("width")
+
+    custom_module.Pair, custom_module.Broken = Pair, Broken
+    Pair.__qualname__, Pair.__module__ = "Pair", "my_nets"
+    Broken.__qualname__, Broken.__module__ = "Broken", "my_nets"
+    with pytest.raises(GenlabError, match="returns a tuple; it must return one tensor"):
+        genlab.train("ae", data=small_vectors(), networks={"encoder": Pair()}, progress=False)
+    with pytest.raises(GenlabError, match=r"get_config\(\) failed \(KeyError"):
+        genlab.train("ae", data=small_vectors(), networks={"encoder": Broken()}, progress=False)

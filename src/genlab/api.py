@@ -77,6 +77,8 @@ def train(
     if device is not None:
         overrides = ({**overrides, "train.device": device} if isinstance(overrides, Mapping)
                      else [*overrides, f"train.device={device}"])
+    if networks is not None and not isinstance(networks, Mapping):
+        raise GenlabError("networks must be a dict by role, e.g. {'encoder': MyEncoder(), 'decoder': MyDecoder()}")
     specs = {role: network_spec(module, role) for role, module in (networks or {}).items()}
     distributed = init_distributed()
     try:
@@ -125,6 +127,9 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
     announce = distributed.is_main and run_config.train.progress
     if announce and dataset.table is not None and not resume:
         logger.info(dataset.table.summary())  # what each column was taken for: check before trusting the model
+    if announce and dataset.table is not None and dataset.num_classes and not resume:
+        logger.info(f"the label column holds {dataset.num_classes} classes and is not a model input "
+                    "(name another with data.label_column)")
     if announce:
         logger.info(f"{'resuming' if resume else 'training'} {run_config.model_name} on {run_config.data.name}: {run.root}")
     trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed,

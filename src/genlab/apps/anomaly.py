@@ -225,7 +225,9 @@ class AnomalyDetector:
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "auto") -> AnomalyDetector:
-        """The detector saved by `genlab detect fit` (or save()) in a run directory."""
+        """The detector saved by `genlab detect fit` (or save()) in a run directory (or its detector.json)."""
+        if Path(run_dir).is_file():
+            run_dir = Path(run_dir).parent  # the path save() returned
         path = RunDirectory(run_dir).detector_path
         if not path.is_file():
             raise GenlabError(f"{run_dir} has no {path.name}; make it with `genlab detect fit --run-dir {run_dir}`")

@@ -16,7 +16,7 @@ from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import check_sample_output, write_samples
 from genlab.data.corruption import VALUE_BOUNDS
 from genlab.models.inference import run_batched
-from genlab.models.units import is_raw
+from genlab.models.units import is_raw, like_input
 
 
 @torch.no_grad()
@@ -33,7 +33,7 @@ def denoise(model, noisy):
     cleaned = run_batched(model.reconstruct, inputs, device=model.device).float()
     bounds = VALUE_BOUNDS.get(model.config.value_range)
     cleaned = cleaned.clamp(*bounds) if bounds else cleaned
-    return model.postprocess(cleaned) if raw else cleaned
+    return like_input(noisy, model.postprocess(cleaned)) if raw else cleaned
 
 
 def denoise_files(model, inputs, output: str | Path) -> int:

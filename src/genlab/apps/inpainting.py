@@ -18,7 +18,7 @@ from genlab.apps.inputs import read_inputs, read_mask
 from genlab.apps.outputs import check_sample_output, write_samples
 from genlab.errors import GenlabError
 from genlab.models.inference import run_batched
-from genlab.models.units import is_raw
+from genlab.models.units import is_raw, like_input
 
 
 def inpaint(model, x, missing, *, steps: int = 300, lr: float = 0.05, prior_weight: float | None = None):
@@ -28,12 +28,16 @@ def inpaint(model, x, missing, *, steps: int = 300, lr: float = 0.05, prior_weig
     data's units) gives raw data in the same units.
     """
     model.require("label_free_codes", "inpaint")
+    if model.config.table:
+        raise GenlabError("inpainting fills pixels or features of arrays; for a table, leave the unknown cells "
+                          "empty and reconstruct the records (genlab.apps.reconstruct)")
     if is_raw(x):
         inputs = model.preprocess(x).cpu()
         holes = torch.as_tensor(np.asarray(missing)).bool()
         if holes.numel() == inputs.numel():  # (N, H, W) masks for (N, 1, H, W) inputs
             holes = holes.reshape(inputs.shape)
-        return model.postprocess(inpaint(model, inputs, holes, steps=steps, lr=lr, prior_weight=prior_weight))
+        filled = inpaint(model, inputs, holes, steps=steps, lr=lr, prior_weight=prior_weight)
+        return like_input(x, model.postprocess(filled))
     if missing.shape != x.shape:
         raise GenlabError(f"the mask's shape {tuple(missing.shape)} does not match the inputs' {tuple(x.shape)}")
     if steps < 0:

@@ -127,6 +127,8 @@ def read_table(paths: Sequence[str | Path]) -> tuple[Columns, list[str]]:
     tables, names = [], []
     for text in paths:
         path = Path(text)
+        if not path.exists():
+            raise GenlabError(f"{path}: no such file")
         if not path.is_file() or path.suffix.lower() != ".csv":
             raise GenlabError(f"{path}: this model takes records; give .csv tables with a header row")
         table = read_array_file(path, as_table=True).x_train

@@ -121,8 +121,9 @@ def check_fingerprint(config: DataConfig, found: dict) -> None:
     if not expected or expected.get("sha256") == found.get("sha256"):
         return
     raise GenlabError(
-        f"this run was trained on {describe(expected)}, but the data given is {describe(found)}; "
-        "pass the same data, or clear the record to use other data (--set data.fingerprint=null)"
+        f"this run was trained on {describe(expected)}, but the data given is {describe(found)}; pass the same "
+        "data, or clear the record to use other data (--set data.fingerprint=null on the command line, "
+        "overrides={'data.fingerprint': None} in Python)"
     )
 
 
@@ -143,8 +144,8 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
     """The source's arrays as stored, before splitting."""
     if config.name == IN_MEMORY:
         what = describe(config.fingerprint) if config.fingerprint else "data passed from Python"
-        raise GenlabError(f"this run was trained on {what}; pass that data again "
-                          "(data=... in Python, or a file holding it with --data)")
+        raise GenlabError(f"this run was trained on {what}; pass that data again (data=X in Python; to evaluate "
+                          "or use the model on a file holding it, --data FILE)")
     if config.name in NAMED_DATASETS:
         named = NAMED_DATASETS[config.name]
         directory = ensure_named_dataset(named, config.root, download=download, mirror=mirror)

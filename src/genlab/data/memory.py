@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
+from tqdm import tqdm
 
 from genlab.data.readers import LABEL_COLUMN_NAMES, RawArrays, as_labels, as_samples
 from genlab.data.tables import Columns
@@ -137,16 +138,18 @@ def _read_dataset(dataset) -> RawArrays:
     if count == 0:
         raise GenlabError("the torch Dataset is empty")
     xs, ys = [], []
-    for index in range(count):  # a Dataset can only be read item by item; this happens once, at load
+    # a Dataset can only be read item by item; this happens once, at load, with a progress bar for long ones
+    for index in tqdm(range(count), desc="reading the Dataset", unit="item", disable=count < 10_000, leave=False):
         item = dataset[index]
-        if isinstance(item, (tuple, list)):
-            if len(item) < 1 or len(item) > 2:
-                raise GenlabError(f"Dataset item {index} has {len(item)} parts; items must be x or (x, y)")
-            xs.append(torch.as_tensor(item[0]))
-            ys.append(int(torch.as_tensor(item[1]).item()) if len(item) == 2 else None)
-        else:
-            xs.append(torch.as_tensor(item))
-            ys.append(None)
+        parts = item if isinstance(item, (tuple, list)) else (item,)
+        if len(parts) < 1 or len(parts) > 2:
+            raise GenlabError(f"Dataset item {index} has {len(parts)} parts; items must be x or (x, y)")
+        try:
+            xs.append(torch.as_tensor(parts[0]))
+            ys.append(int(torch.as_tensor(parts[1]).item()) if len(parts) == 2 else None)
+        except (TypeError, ValueError, RuntimeError):
+            raise GenlabError(f"Dataset item {index} is a {type(parts[0]).__name__}; items must be arrays or "
+                              "tensors of numbers (x), or (x, class index) pairs") from None
     shapes = {tuple(x.shape) for x in xs}
     if len(shapes) > 1:
         a, b = sorted(shapes)[:2]

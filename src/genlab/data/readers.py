@@ -108,7 +108,8 @@ def as_samples(array: np.ndarray, source: Path | str) -> np.ndarray:
     if bad.any():
         first = int(np.argwhere(bad.reshape(len(array), -1).any(axis=1))[0, 0])
         raise GenlabError(
-            f"{source}: {int(bad.sum())} values are NaN or infinite (first in sample {first}); remove or impute them"
+            f"{source}: {int(bad.sum())} value{'s are' if bad.sum() > 1 else ' is'} NaN or infinite (first in sample "
+            f"{first}); remove or impute {'them' if bad.sum() > 1 else 'it'}"
         )
     return array
 
@@ -237,6 +238,9 @@ def _read_csv(path: Path, label_column: str | None, column_types: dict | None = 
     if not rows:
         raise GenlabError(f"{path}: empty CSV file")
     first = rows[0]
+    if len(first) == 1 and any(separator in first[0] for separator in (";", "\t", "|")):
+        raise GenlabError(f"{path}: one column whose header holds ';', tabs or '|': genlab reads comma-separated "
+                          "files; save it with commas")
     has_header = not all(_is_number(cell) for cell in first)
     names = [cell.strip() for cell in first] if has_header else [str(i) for i in range(len(first))]
     body = rows[int(has_header):]

@@ -72,9 +72,15 @@ class Columns:
         """A pandas DataFrame -> Columns (numbers as float64, everything else as text objects)."""
         import pandas as pd  # optional: only DataFrame users have it
 
+        repeated = frame.columns[frame.columns.duplicated()]
+        if len(repeated):
+            raise GenlabError(f"the DataFrame has two columns named '{repeated[0]}'; give every column its own name")
         values = []
         for name in frame.columns:
             series = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
+                raise GenlabError(f"column '{name}' holds dates or times; turn it into numbers (seconds, hour of "
+                                  "day, ...) or remove it")
             if pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
                 values.append(series.to_numpy(dtype=object))  # kept as True/False, and written back so
             elif pd.api.types.is_numeric_dtype(series.dtype):
@@ -94,9 +100,10 @@ class Columns:
         return [list(row) for row in zip(*self.values)]
 
     def sha256(self) -> str:
-        """A fingerprint of names and values that does not depend on how the table was read."""
+        """A fingerprint of names and values that depends neither on how the table was read nor on the order
+        of its columns (which are matched by name)."""
         digest = hashlib.sha256()
-        for name, values in zip(self.names, self.values):
+        for name, values in sorted(zip(self.names, self.values), key=lambda pair: pair[0]):
             digest.update(name.encode() + b"\x00")
             if values.dtype.kind == "f":
                 digest.update(np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes())
@@ -263,6 +270,14 @@ def _as_numbers(values: np.ndarray, name: str, strict: bool) -> np.ndarray | Non
     return out
 
 
+def _check_finite(numbers: np.ndarray, name: str) -> None:
+    bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > 1e150)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise GenlabError(f"column '{name}', row {row}: {numbers[row]:g} is infinite or too large to model; "
+                          "remove it or mark it missing")
+
+
 def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEncoding:
     numbers = None if declared == "categorical" else _as_numbers(values, name, strict=declared == "numeric")
     text = None if values.dtype.kind in "biuf" else [None if _is_missing(v) else str(v).strip() for v in values]
@@ -273,7 +288,7 @@ def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEn
         if numbers is not None:
             seen = np.unique(numbers[~np.isnan(numbers)])
             declared = "boolean" if len(seen) and set(seen.tolist()) <= {0.0, 1.0} else "numeric"
-        elif {v.lower() for v in text if v is not None} <= set(BOOLEAN_TEXT):
+        elif _all_boolean_text(text):
             declared = "boolean"
         else:
             declared = "categorical"
@@ -282,10 +297,16 @@ def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEn
         present = sorted({v for v in text if v is not None})
         if len(present) > MAX_CATEGORIES or (len(present) > 50 and len(present) > 0.5 * len(text)):
             raise GenlabError(f"column '{name}' has {len(present):,} distinct values in {len(text):,} rows: an "
-                              "identifier or free text, not a category; drop the column (or declare it numeric "
-                              "in data.column_types if its values are numbers)")
+                              "identifier or free text, not a category; remove the column from the data (or "
+                              "declare it numeric in data.column_types if its values are numbers)")
         return ColumnEncoding(name, "categorical", categories=present + ([None] if missing else []))
+    if numbers is not None:
+        _check_finite(numbers, name)
     if declared == "boolean":
+        seen = set(np.unique(numbers[~np.isnan(numbers)]).tolist()) if numbers is not None else set()
+        if numbers is not None and not seen <= {0.0, 1.0} and (text is None or not _all_boolean_text(text)):
+            raise GenlabError(f"column '{name}' is declared boolean but holds other values than 0 and 1 "
+                              f"(such as {sorted(seen - {0.0, 1.0})[0]:g}); declare it numeric")
         truth = _truth(values, numbers, text, name)
         labels = _boolean_labels(values, text)
         return ColumnEncoding(name, "boolean", missing=bool(np.isnan(truth).any()), labels=labels)
@@ -318,12 +339,16 @@ def _encode_column(column: ColumnEncoding, values: np.ndarray, out: np.ndarray) 
         out[:, 0] = np.where(absent, 0.0, truth)
     else:
         numbers = _as_numbers(values, column.name, strict=True)
+        _check_finite(numbers, column.name)
         absent = np.isnan(numbers)
         if column.log:
             numbers = np.log1p(np.clip(numbers, 0.0, None))
         out[:, 0] = np.where(absent, 0.0, (numbers - column.mean) / column.std)
     if column.missing:
         out[:, 1] = absent
+    elif absent.any():
+        logger.warning(f"column '{column.name}' has {int(absent.sum())} missing values but had none in training: "
+                       "each is replaced by the training mean, which makes its record look more usual")
 
 
 def _decode_column(column: ColumnEncoding, slots: np.ndarray) -> np.ndarray:
@@ -341,6 +366,8 @@ def _decode_column(column: ColumnEncoding, slots: np.ndarray) -> np.ndarray:
         numbers = np.expm1(numbers).clip(0.0, None)
     if column.integer:
         numbers = np.round(numbers)
+        if not absent.any():
+            return numbers.astype(np.int64)
     return np.where(absent, np.nan, numbers)
 
 
@@ -382,6 +409,10 @@ def _boolean_labels(values: np.ndarray, text) -> list | None:
         if len(spelled) == 2:
             break
     return [spelled.get(False, "false"), spelled.get(True, "true")]
+
+
+def _all_boolean_text(text) -> bool:
+    return all(v is None or v.lower() in BOOLEAN_TEXT for v in text)
 
 
 def _number_text(value: float) -> str:

@@ -3,7 +3,8 @@
 The shape contract (B is the batch size, `data_shape` one sample as the model sees it):
 
     encoder        (B, *data_shape) -> (B, F)  F = latent_dim (ae family), 2 * latent_dim (vae: mean, log-variance)
-    decoder        (B, latent_dim) -> (B, *data_shape)  before the output activation (logits for [0, 1] data)
+    decoder        (B, latent_dim) -> (B, *data_shape)  before the output activation (logits for [0, 1] data);
+                   a cvae's decoder takes (B, latent_dim + num_classes): the code and a one-hot label
     generator      (B, latent_dim) -> (B, *data_shape)  before the output activation (genlab squashes to the range)
     discriminator  (B, *data_shape) -> (B,) or (B, 1)  one logit (critic value) per sample
 
@@ -37,11 +38,17 @@ def network_spec(module: nn.Module, role: str) -> dict:
     if not isinstance(module, nn.Module):
         raise GenlabError(f"the {role} must be a torch nn.Module (got {type(module).__name__})")
     cls = type(module)
-    config = module.get_config() if hasattr(module, "get_config") else {}
     try:
+        config = module.get_config() if hasattr(module, "get_config") else {}
         json.dumps(config)
-    except (TypeError, ValueError):
-        raise GenlabError(f"{cls.__name__}.get_config() must return plain values (numbers, text, lists, dicts)") from None
+    except (TypeError, ValueError) as error:
+        raise GenlabError(f"{cls.__name__}.get_config() must return a dict of plain values (numbers, text, lists, "
+                          f"dicts) ({error})") from None
+    except Exception as error:  # noqa: BLE001 - the user's method, whatever it raises
+        raise GenlabError(f"{cls.__name__}.get_config() failed ({type(error).__name__}: {error})") from None
+    if not isinstance(config, dict):
+        raise GenlabError(f"{cls.__name__}.get_config() must return a dict of constructor arguments "
+                          f"(got a {type(config).__name__})")
     if "<locals>" in cls.__qualname__:
         raise GenlabError(f"the {role} class {cls.__qualname__} is defined inside a function; define it at module "
                           "level so that the saved model can be loaded again")
@@ -83,6 +90,8 @@ def check_output(network: nn.Module, role: str, inputs: torch.Tensor, expected: 
             raise GenlabError(f"the {role} failed on a batch of shape {tuple(inputs.shape)} ({error})") from None
         finally:
             network.train(was_training)
+    if not isinstance(output, torch.Tensor):
+        raise GenlabError(f"the {role} returns a {type(output).__name__}; it must return one tensor")
     shape = tuple(output.shape)
     if role == "discriminator" and shape in ((len(inputs),), (len(inputs), 1)):
         return

@@ -35,9 +35,8 @@ class NetworkConfig(ModelConfig):
     hidden: list[int] = field(default_factory=lambda: [512, 256])  # mlp widths, input side first
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])  # conv channels per level
     activation: Literal["relu", "leaky_relu", "silu", "gelu", "tanh"] = "relu"
-    # robust training on contaminated data: each batch's worst-explained fraction of samples is left out of the
-    # loss, so that a few anomalies in the training data are not learned as normal (0: every sample counts)
-    trim_fraction: float = 0.0
+    # robust training on contaminated data: a few anomalies among the training samples should not be learnt as normal
+    trim_fraction: float = 0.0  # leave each batch's worst-explained fraction of samples out of the loss (0: none)
 
     def __post_init__(self) -> None:
         super().__post_init__()

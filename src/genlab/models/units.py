@@ -51,6 +51,7 @@ def preprocess(model, raw: Any, source: str = "input") -> torch.Tensor:
 
 def postprocess(model, x: torch.Tensor):
     """Model outputs (N, ...) -> raw data: uint8 or float32 arrays, or a table (see the module's note)."""
+    x = torch.as_tensor(x)
     if model.config.table:
         table = TableEncoding.from_dict(model.config.table).decode(x.detach().float().cpu().numpy())
         try:
@@ -63,6 +64,20 @@ def postprocess(model, x: torch.Tensor):
 def is_raw(x: Any) -> bool:
     """Whether `x` is raw data rather than model inputs: anything but a floating-point torch tensor."""
     return not (isinstance(x, torch.Tensor) and x.is_floating_point())
+
+
+def like_input(raw: Any, result):
+    """A raw result in the layout of the raw input it came from: (N, H, W) in, (N, H, W) out; channels last
+    in, channels last out."""
+    shape = getattr(raw, "shape", None)
+    if not isinstance(result, np.ndarray) or shape is None or result.ndim != 4 or len(shape) not in (3, 4):
+        return result
+    if len(shape) == 3 and result.shape[1] == 1 and tuple(result.shape[2:]) == tuple(shape[1:]):
+        return result[:, 0]
+    if len(shape) == 4 and tuple(shape[1:3]) == tuple(result.shape[2:]) and shape[3] == result.shape[1] \
+            and shape[1] != result.shape[1]:
+        return np.ascontiguousarray(result.transpose(0, 2, 3, 1))
+    return result
 
 
 def to_model_space(model, stored: np.ndarray, source: str = "input") -> torch.Tensor:
