@@ -14,7 +14,8 @@ import torch
 
 import genlab
 from genlab.apps import AnomalyDetector, decode, encode, reconstruct, sample
-from genlab.data.tables import UNSEEN, Columns, TableEncoding
+from genlab.data.columns import Columns
+from genlab.data.tables import UNSEEN, TableEncoding
 from genlab.errors import GenlabError
 
 pd = pytest.importorskip("pandas", reason="pandas (an optional dependency) is needed for DataFrame input")

@@ -46,9 +46,10 @@ from genlab.api import load, run_data_config, train
 from genlab.apps.fitting import fit_on_arrays
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores
+from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
 from genlab.data.model_inputs import model_inputs
-from genlab.data.tables import Columns, TableEncoding
+from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
 from genlab.files import check_output_path, write_text_atomic
 from genlab.models.inference import run_batched

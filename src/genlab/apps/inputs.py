@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from genlab.data.columns import Columns
 from genlab.data.readers import IMAGE_SUFFIXES, read_array_file
-from genlab.data.tables import Columns
 from genlab.errors import GenlabError
 from genlab.models.units import to_model_space
 

@@ -11,12 +11,13 @@ import numpy as np
 import torch
 
 from genlab.data.catalog import NAMED_DATASETS, NamedDataset
+from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
 from genlab.data.download import data_root, fetch_archive, fetch_files, verify_cached
 from genlab.data.memory import IN_MEMORY, describe, fingerprint, read_in_memory
 from genlab.data.preprocessing import Preprocessing, fit_preprocessing
 from genlab.data.readers import RawArrays, as_labels, read_array_file, read_image_folder
-from genlab.data.tables import Columns, TableEncoding
+from genlab.data.tables import TableEncoding
 from genlab.errors import DataUnavailableError, GenlabError
 
 logger = logging.getLogger(__name__)

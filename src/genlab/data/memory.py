@@ -22,8 +22,8 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
+from genlab.data.columns import Columns
 from genlab.data.readers import LABEL_COLUMN_NAMES, RawArrays, as_labels, as_samples
-from genlab.data.tables import Columns
 from genlab.errors import GenlabError
 
 IN_MEMORY = "in-memory"  # data.name of a run trained on data passed from Python

@@ -1,7 +1,7 @@
 """Mixed-type tables: numeric, categorical and boolean columns, with missing values, as model inputs and back.
 
-A table is held as `Columns` (one NumPy array per column: float64 for numbers, object
-for text, None or NaN where a value is missing). `TableEncoding.fit` learns from the
+A table is held as `Columns` (genlab.data.columns: one NumPy array per column).
+`TableEncoding.fit` learns from the
 training rows how each column becomes numbers, and the same encoding is applied to any
 later table:
 
@@ -21,95 +21,22 @@ strings. `layout()` tells the decoder which slots are Gaussian, Bernoulli or cat
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from genlab.data.columns import Columns, is_missing
 from genlab.errors import GenlabError
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("numeric", "categorical", "boolean")
-MISSING_TEXT = {"", "na", "n/a", "nan", "null", "none", "?"}
 BOOLEAN_TEXT = {"true": True, "false": False, "yes": True, "no": False, "t": True, "f": False}
 UNSEEN = "<unseen>"
 MAX_CATEGORIES = 1000  # more distinct values than this is an identifier or free text, not a category
 LOG_SKEWNESS = 2.0  # a non-negative column more skewed than this is modelled as log(1 + x)
-
-
-class Columns:
-    """A table in memory: names and one array per column, all of one length."""
-
-    def __init__(self, names: list[str], values: list[np.ndarray]):
-        if len(set(names)) != len(names):
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            raise GenlabError(f"the table has two columns named '{repeated[0]}'; give every column its own name")
-        lengths = {len(v) for v in values}
-        if len(lengths) > 1:
-            raise GenlabError("the table's columns differ in length")
-        self.names, self.values = list(names), list(values)
-
-    def __len__(self) -> int:
-        return len(self.values[0]) if self.values else 0
-
-    def __getitem__(self, rows) -> Columns:
-        return Columns(self.names, [v[rows] for v in self.values])
-
-    def column(self, name: str) -> np.ndarray:
-        return self.values[self.names.index(name)]
-
-    def drop(self, name: str) -> tuple[Columns, np.ndarray]:
-        """This table without column `name`, and that column."""
-        index = self.names.index(name)
-        return Columns(self.names[:index] + self.names[index + 1:], self.values[:index] + self.values[index + 1:]), \
-            self.values[index]
-
-    @classmethod
-    def from_frame(cls, frame) -> Columns:
-        """A pandas DataFrame -> Columns (numbers as float64, everything else as text objects)."""
-        import pandas as pd  # optional: only DataFrame users have it
-
-        repeated = frame.columns[frame.columns.duplicated()]
-        if len(repeated):
-            raise GenlabError(f"the DataFrame has two columns named '{repeated[0]}'; give every column its own name")
-        values = []
-        for name in frame.columns:
-            series = frame[name]
-            if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-                raise GenlabError(f"column '{name}' holds dates or times; turn it into numbers (seconds, hour of "
-                                  "day, ...) or remove it")
-            if pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
-                values.append(series.to_numpy(dtype=object))  # kept as True/False, and written back so
-            elif pd.api.types.is_numeric_dtype(series.dtype):
-                values.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
-            else:
-                values.append(np.array([None if _is_missing(v) else str(v) for v in series.tolist()], dtype=object))
-        return cls([str(name) for name in frame.columns], values)
-
-    def to_frame(self):
-        """Columns -> a pandas DataFrame (ImportError without pandas)."""
-        import pandas as pd  # optional: only DataFrame users have it
-
-        return pd.DataFrame(dict(zip(self.names, self.values)))
-
-    def rows(self) -> list[list]:
-        """The table row by row, for writing CSV."""
-        return [list(row) for row in zip(*self.values)]
-
-    def sha256(self) -> str:
-        """A fingerprint of names and values that depends neither on how the table was read nor on the order
-        of its columns (which are matched by name)."""
-        digest = hashlib.sha256()
-        for name, values in sorted(zip(self.names, self.values), key=lambda pair: pair[0]):
-            digest.update(name.encode() + b"\x00")
-            if values.dtype.kind == "f":
-                digest.update(np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes())
-            else:
-                digest.update("\x1f".join("\x00" if v is None else str(v) for v in values).encode())
-        return digest.hexdigest()
 
 
 @dataclass
@@ -243,21 +170,13 @@ class TableEncoding:
                 "bernoulli_mask": bernoulli_mask, "indicators": indicators, "categorical": blocks, "columns": spans}
 
 
-def _is_missing(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return isinstance(value, str) and value.strip().lower() in MISSING_TEXT
-
-
 def _as_numbers(values: np.ndarray, name: str, strict: bool) -> np.ndarray | None:
     """A column as float64 with NaN for missing values; None (or an error, when `strict`) if some text is not a number."""
     if values.dtype.kind in "biuf":
         return values.astype(np.float64)
     out = np.empty(len(values), dtype=np.float64)
     for i, value in enumerate(values):
-        if _is_missing(value):
+        if is_missing(value):
             out[i] = np.nan
             continue
         try:
@@ -280,7 +199,7 @@ def _check_finite(numbers: np.ndarray, name: str) -> None:
 
 def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEncoding:
     numbers = None if declared == "categorical" else _as_numbers(values, name, strict=declared == "numeric")
-    text = None if values.dtype.kind in "biuf" else [None if _is_missing(v) else str(v).strip() for v in values]
+    text = None if values.dtype.kind in "biuf" else [None if is_missing(v) else str(v).strip() for v in values]
     if declared == "categorical" and text is None:  # numbers that name things: ports, codes
         text = [None if np.isnan(v) else _number_text(v) for v in values.astype(np.float64)]
     missing = bool(np.isnan(numbers).any()) if numbers is not None else any(v is None for v in text)
@@ -329,11 +248,11 @@ def _encode_column(column: ColumnEncoding, values: np.ndarray, out: np.ndarray) 
         text = values if values.dtype.kind not in "biuf" else np.array(
             [None if np.isnan(v) else _number_text(v) for v in values], dtype=object)
         unseen = len(column.categories)
-        index = np.array([slot.get(None if _is_missing(v) else str(v).strip(), unseen) for v in text], dtype=np.int64)
+        index = np.array([slot.get(None if is_missing(v) else str(v).strip(), unseen) for v in text], dtype=np.int64)
         out[np.arange(len(index)), index] = 1.0
         return
     if column.kind == "boolean":
-        text = None if values.dtype.kind in "biuf" else [None if _is_missing(v) else str(v).strip() for v in values]
+        text = None if values.dtype.kind in "biuf" else [None if is_missing(v) else str(v).strip() for v in values]
         truth = _truth(values, _as_numbers(values, column.name, strict=False) if text is None else None, text, column.name)
         absent = np.isnan(truth)
         out[:, 0] = np.where(absent, 0.0, truth)

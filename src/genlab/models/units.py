@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
+from genlab.data.columns import Columns
 from genlab.data.memory import is_in_memory, read_in_memory
 from genlab.data.preprocessing import Preprocessing
 from genlab.data.readers import as_samples
-from genlab.data.tables import Columns, TableEncoding
+from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
 
 BOUNDS = ("unit", "symmetric")  # image models whose inputs have a fixed range
