@@ -442,7 +442,7 @@ def test_raw_api_checks_counts_and_labels(tmp_path):
         sample(model, 3, labels=[0, 1])
     with pytest.raises(GenlabError, match="whole number"):
         sample(model, 2.5)
-    with pytest.raises(GenlabError, match="class indices"):
+    with pytest.raises(GenlabError, match="unknown class 'a' \\(classes: 0, 1\\)"):
         sample(model, 2, labels=["a", "b"])
 
 
@@ -482,3 +482,16 @@ def test_user_network_mistakes_are_one_line(custom_module):
         genlab.train("ae", data=small_vectors(), networks={"encoder": Pair()}, progress=False)
     with pytest.raises(GenlabError, match=r"get_config\(\) failed \(KeyError"):
         genlab.train("ae", data=small_vectors(), networks={"encoder": Broken()}, progress=False)
+
+
+def test_classes_named_in_the_training_labels_can_be_asked_for_by_name(tmp_path, cli):
+    x = small_vectors()
+    names = np.where(x[:, 0] > 0, "Rome", "Paris")
+    model = genlab.train("cvae", data=(x, names), run_dir=tmp_path / "run", overrides=FAST, progress=False)
+    assert genlab.load(tmp_path / "run").config.class_names == ["Paris", "Rome"]
+    assert len(sample(model, 4, labels=["Rome", "Paris", "Rome", "Rome"])) == 4
+    with pytest.raises(GenlabError, match="unknown class 'Oslo' \\(classes: Paris, Rome\\)"):
+        sample(model, 2, labels="Oslo")
+    code, _, err = cli("sample", tmp_path / "run", "--class", "Rome", "-n", "3", "-o", tmp_path / "rome.npz")
+    assert code == 0, err
+    assert (np.load(tmp_path / "rome.npz")["y"] == 1).all()

@@ -22,12 +22,12 @@ from genlab.models.inference import encode_all, run_batched
 from genlab.samplers import draw_samples
 
 
-def sample_to_file(model, run: str | Path, output: str | Path, count: int, *, seed: int = 0, label: int | None = None,
+def sample_to_file(model, run: str | Path, output: str | Path, count: int, *, seed: int = 0, label: int | str | None = None,
                    sampler: str = "prior", components: int = 10) -> list[Path]:
-    """Draw `count` samples (of class `label`, for conditional models) and write them to `output`."""
+    """Draw `count` samples (of class `label`, an index or a name, for conditional models) and write them to `output`."""
     check_sample_output(model, output)
     model.require("samples", "generate samples")
-    labels = None if label is None else torch.full((count,), int(label), dtype=torch.long)
+    labels = None if label is None else torch.full((count,), model.class_index(label), dtype=torch.long)
     if labels is not None and sampler == "gmm":
         raise GenlabError("the gmm sampler draws from all classes; drop --class")
     if labels is not None:

@@ -28,7 +28,7 @@ def encode(model, X: Any, labels=None) -> np.ndarray:
     """Codes of raw records or images, (N, latent_dim) float32 (a VAE's posterior means)."""
     model.require("codes", "encode")
     x = model.preprocess(X).cpu()
-    return encode_all(model, x, _labels(labels, len(x))).numpy()
+    return encode_all(model, x, _labels(labels, len(x), model)).numpy()
 
 
 def decode(model, codes: Any, labels=None):
@@ -37,7 +37,7 @@ def decode(model, codes: Any, labels=None):
     z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
     if z.ndim != 2 or z.shape[1] != model.config.latent_dim:
         raise GenlabError(f"codes must be (N, {model.config.latent_dim}) for this model (got {tuple(z.shape)})")
-    inputs = (z,) if labels is None else (z, _labels(labels, len(z)))
+    inputs = (z,) if labels is None else (z, _labels(labels, len(z), model))
     return model.postprocess(run_batched(model.decode, *inputs, device=model.device).float())
 
 
@@ -45,7 +45,7 @@ def reconstruct(model, X: Any, labels=None):
     """Raw records or images -> their reconstructions, in the same units."""
     model.require("codes", "reconstruct")
     x = model.preprocess(X).cpu()
-    inputs = (x,) if labels is None else (x, _labels(labels, len(x)))
+    inputs = (x,) if labels is None else (x, _labels(labels, len(x), model))
     return like_input(X, model.postprocess(run_batched(model.reconstruct, *inputs, device=model.device).float()))
 
 
@@ -56,7 +56,7 @@ def sample(model, count: int, *, seed: int = 0, labels=None):
         raise GenlabError(f"the number of samples must be a whole number, at least 1 (got {count!r})")
     count = int(count)
     generator = torch.Generator(model.device).manual_seed(seed)
-    chosen = model.sample_labels(count, generator, _labels(labels, count))  # None for an unconditional model
+    chosen = model.sample_labels(count, generator, _labels(labels, count, model))  # None for an unconditional model
     parts = []
     for start in range(0, count, BATCH_SIZE):
         size = min(BATCH_SIZE, count - start)
@@ -65,13 +65,15 @@ def sample(model, count: int, *, seed: int = 0, labels=None):
     return model.postprocess(torch.cat(parts))
 
 
-def _labels(labels, count: int) -> torch.Tensor | None:
-    """Class indices, one per sample (a single index is used for all of them)."""
+def _labels(labels, count: int, model) -> torch.Tensor | None:
+    """Class indices, one per sample (a single one is used for all of them); classes may be given by name."""
     if labels is None:
         return None
     values = np.asarray(labels)
+    if values.dtype.kind in "UO":
+        values = np.array([model.class_index(v) for v in values.reshape(-1)])
     if values.dtype.kind not in "biu":
-        raise GenlabError(f"labels must be class indices (whole numbers), not {values.dtype} values")
+        raise GenlabError(f"labels must be class indices or names, not {values.dtype} values")
     values = np.broadcast_to(values.reshape(-1), (count,)) if values.size == 1 else values.reshape(-1)
     if len(values) != count:
         raise GenlabError(f"{len(values)} labels for {count} samples; give one per sample, or a single one")

@@ -24,7 +24,8 @@ def register(commands, common) -> None:
     add_num_samples(sample, 64)
     add_output(sample, OUTPUT_HELP, default="samples.png")
     add_seed(sample)
-    sample.add_argument("--class", dest="label", type=int, help="generate this class (conditional models: cgan, cvae)")
+    sample.add_argument("--class", dest="label", help="generate this class, by index or by name "
+                        "(conditional models: cgan, cvae)")
     sample.add_argument("--sampler", choices=["prior", "gmm"], default="prior",
                         help="prior: the model's own; gmm: a Gaussian mixture fitted to training codes (ae, vae)")
     sample.add_argument("--components", type=int, default=10, help="mixture components for --sampler gmm (default 10)")

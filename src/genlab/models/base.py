@@ -46,6 +46,7 @@ def derived(default: Any) -> Any:
 class ModelConfig:
     data_shape: tuple[int, ...] = derived((1, 28, 28))  # one sample: (C, H, W) or (D,)
     num_classes: int | None = derived(None)
+    class_names: list[str] | None = derived(None)  # the name of each class index, when the labels had names
     value_range: str = derived("unit")  # model inputs live in: unit [0, 1], symmetric [-1, 1], real
     preprocessing: dict | None = derived(None)  # how raw data becomes inputs (genlab.data.Preprocessing)
     dataset: str | None = derived(None)  # the name or path of the training data
@@ -181,6 +182,17 @@ class GenerativeModel(nn.Module):
     def conditional(self) -> bool:
         """Whether generation takes a class label (cgan, cvae)."""
         return bool(getattr(self.config, "conditional", False))
+
+    def class_index(self, label) -> int:
+        """A class given by index or by name (as the training labels spelled it) -> its index."""
+        names = self.config.class_names or []
+        if isinstance(label, str) and label in names:
+            return names.index(label)
+        try:
+            return int(label)
+        except (TypeError, ValueError):
+            known = f" (classes: {', '.join(names[:10])})" if names else ""
+            raise GenlabError(f"unknown class '{label}'{known}") from None
 
     def sample_labels(self, count: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor | None:
         """The labels to generate with: given ones checked, random ones drawn, None when unconditional."""
