@@ -279,6 +279,8 @@ def _decode_column(column: ColumnEncoding, slots: np.ndarray) -> np.ndarray:
         if column.labels is None:
             return np.where(absent, np.nan, (slots[:, 0] > 0.5).astype(np.float64))
         false, true = column.labels
+        if column.labels == [False, True] and not absent.any():
+            return slots[:, 0] > 0.5  # a bool column in, a bool column out
         return np.array([None if a else (true if v > 0.5 else false) for v, a in zip(slots[:, 0], absent)], dtype=object)
     numbers = slots[:, 0] * column.std + column.mean
     if column.log:
