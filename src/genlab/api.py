@@ -122,8 +122,21 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
         distributed.barrier()
         run = run or RunDirectory(path)
     elif distributed.is_main:
+        run.lock()  # the one writer: a second training on this run is refused with this process's PID
         run.write_config(tree)  # records a changed epoch count or other train settings
+    try:
+        return _fit(run, trained, dataset, run_config, distributed, resume, monitors)
+    except BaseException:
+        if distributed.is_main and not resume:
+            run.discard_failed_start()
+        raise
+    finally:
+        if distributed.is_main:
+            run.unlock()
 
+
+def _fit(run, trained, dataset, run_config, distributed, resume, monitors) -> GenerativeModel:
+    """Train in an open run directory (the Trainer does the work) and draw the curves."""
     announce = distributed.is_main and run_config.train.progress
     if announce and dataset.table is not None and not resume:
         logger.info(dataset.table.summary())  # what each column was taken for: check before trusting the model

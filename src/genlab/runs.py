@@ -12,16 +12,24 @@
       samplers/            ex-post samplers fitted to the model's codes (gmm-K.npz)
       detector.json        an anomaly detector's score and threshold (`genlab detect fit`)
       report.html          `genlab report`
+      .lock                held by the one training that writes the run (its PID inside)
 
 `RunDirectory` is the only code that spells these names; everything else asks it.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
 import yaml
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer per run is then the user's to keep
+    fcntl = None
 
 from genlab.errors import GenlabError
 from genlab.files import write_text_atomic
@@ -30,11 +38,14 @@ from genlab.settings import dump_yaml
 
 CONFIG_FILE = "config.yaml"
 MODEL_FOLDER = "model"
+LOCK_FILE = ".lock"
 
 
 class RunDirectory:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._lock = None  # the open lock file while this process is the run's writer
+        self._made = False  # whether this process created the folder (so a failed start may remove it)
 
     config_path = property(lambda self: self.root / CONFIG_FILE)
     model_dir = property(lambda self: self.root / MODEL_FOLDER)
@@ -57,14 +68,60 @@ class RunDirectory:
 
     @classmethod
     def create(cls, root: str | Path, config_tree: dict) -> RunDirectory:
-        """A new run directory holding config.yaml; refuses to reuse a non-empty one."""
+        """A new run directory holding config.yaml, locked for this writer; refuses to reuse a non-empty one."""
         run = cls(root)
-        if run.root.exists() and (not run.root.is_dir() or any(run.root.iterdir())):
+        if run.root.exists() and not run.root.is_dir():
+            raise GenlabError(f"run directory '{run.root}' is a file; choose another --run-dir")
+        run._made = not run.root.exists()
+        run.lock()
+        if any(path.name != LOCK_FILE for path in run.root.iterdir()):
+            run.unlock()
             raise GenlabError(
                 f"run directory '{run.root}' already exists; continue it with --resume or choose another --run-dir"
             )
         run.write_config(config_tree)
         return run
+
+    def lock(self) -> None:
+        """Become the run's one writer (an exclusive lock on RUN/.lock, held until unlock or exit)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if fcntl is None or self._lock is not None:
+            return
+        handle = open(self.root / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise GenlabError(f"run directory '{self.root}' is being written by another training (process "
+                              f"{holder}); wait for it to finish, or choose another --run-dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+    def discard_failed_start(self) -> None:
+        """After a new run failed before saving anything to continue from, leave no directory behind (a plain
+        retry then works); a run with a checkpoint or a model is kept."""
+        if self.checkpoint_path.exists() or (self.model_dir / MODEL_DESCRIPTION).exists():
+            return
+        self.unlock()
+        if self._made:
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:  # the user's own empty folder: empty it again
+            for path in self.root.iterdir():
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
     @classmethod
     def open(cls, root: str | Path) -> RunDirectory:
