@@ -97,6 +97,7 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
         if run_dir is None:
             raise GenlabError("resume needs the run directory to continue (--resume RUN_DIR)")
         run = RunDirectory.open(run_dir)
+        run.refuse_if_busy()
         run_config = _resumed_config(run, overrides, epochs)
         if data is not None and data != run_config.data.name:
             raise GenlabError(f"this run was trained on '{run_config.data.name}'; resume it on the same data")

@@ -73,14 +73,46 @@ class RunDirectory:
         if run.root.exists() and not run.root.is_dir():
             raise GenlabError(f"run directory '{run.root}' is a file; choose another --run-dir")
         run._made = not run.root.exists()
+        run._refuse_if_used()  # before touching anything
         run.lock()
-        if any(path.name != LOCK_FILE for path in run.root.iterdir()):
+        try:
+            run._refuse_if_used()  # another process may have started it meanwhile
+        except GenlabError:
             run.unlock()
-            raise GenlabError(
-                f"run directory '{run.root}' already exists; continue it with --resume or choose another --run-dir"
-            )
+            raise
         run.write_config(config_tree)
         return run
+
+    def _refuse_if_used(self) -> None:
+        if self.root.is_dir() and any(path.name != LOCK_FILE for path in self.root.iterdir()):
+            holder = self.writer()
+            if holder is not None:
+                raise self._busy(holder)
+            raise GenlabError(
+                f"run directory '{self.root}' already exists; continue it with --resume or choose another --run-dir"
+            )
+
+    def writer(self) -> str | None:
+        """The PID of the training that holds this run's lock, or None; looks without writing anything."""
+        if fcntl is None or self._lock is not None or not (self.root / LOCK_FILE).is_file():
+            return None
+        with open(self.root / LOCK_FILE) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return handle.read().strip() or "?"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+    def refuse_if_busy(self) -> None:
+        """A one-line error when another training writes this run (checked early, before any work)."""
+        holder = self.writer()
+        if holder is not None:
+            raise self._busy(holder)
+
+    def _busy(self, holder: str) -> GenlabError:
+        return GenlabError(f"run directory '{self.root}' is being written by another training (process {holder}); "
+                           "wait for it to finish, or choose another --run-dir")
 
     def lock(self) -> None:
         """Become the run's one writer (an exclusive lock on RUN/.lock, held until unlock or exit)."""
@@ -94,8 +126,7 @@ class RunDirectory:
             handle.seek(0)
             holder = handle.read().strip() or "?"
             handle.close()
-            raise GenlabError(f"run directory '{self.root}' is being written by another training (process "
-                              f"{holder}); wait for it to finish, or choose another --run-dir") from None
+            raise self._busy(holder) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
