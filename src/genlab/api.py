@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from genlab.data.dataset import Dataset, load_dataset
 from genlab.data.memory import IN_MEMORY, is_in_memory
 from genlab.errors import GenlabError
 from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION
-from genlab.models.base import GenerativeModel, get_model_class, load_model
+from genlab.models.base import GenerativeModel, get_model_class, load_model, read_description
 from genlab.models.custom import DiscriminatorAdapter, GeneratorAdapter, network_spec
 from genlab.models.reference import load_reference_classifier
 from genlab.run_config import RunConfig, resolve_run_config
@@ -248,10 +247,9 @@ def _fit_batch_size(run_config: RunConfig, per_process: int) -> None:
 
 def _recorded_networks(run: RunDirectory) -> dict:
     """The user networks a run's model was built with (from its model/config.json), for resuming."""
-    try:
-        return dict(json.loads((run.model_dir / MODEL_DESCRIPTION).read_text()).get("config", {}).get("networks") or {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    if not (run.model_dir / MODEL_DESCRIPTION).is_file():
+        return {}  # stopped before its first epoch ended: resumed with genlab's own networks, or networks= again
+    return dict((read_description(run.model_dir).get("config") or {}).get("networks") or {})
 
 
 def _resumed_config(run: RunDirectory, overrides, epochs: int | None) -> RunConfig:

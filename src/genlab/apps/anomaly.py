@@ -170,11 +170,7 @@ class AnomalyDetector:
         if not self.model_.config.table:
             return terms
         names = TableEncoding.from_dict(self.model_.config.table).names
-        table = Columns(names, list(terms.T))
-        try:
-            return table.to_frame()
-        except ImportError:
-            return table
+        return Columns(names, list(terms.T)).for_user()
 
     @torch.no_grad()
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:

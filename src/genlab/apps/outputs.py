@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from genlab.data.columns import Columns
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
 from genlab.images import save_image_grid
 from genlab.models.latent import to_unit_range
-from genlab.models.units import to_stored_units
+from genlab.models.units import to_columns, to_stored_units
 
 SAMPLE_OUTPUTS = ("", ".png", ".npy", ".csv", ".npz")  # "" is a folder
 
@@ -51,7 +52,7 @@ def write_samples(model, x: torch.Tensor, output: str | Path, names: Sequence[st
     output = check_sample_output(model, output)
     suffix = output.suffix.lower()
     if model.config.table:
-        return [write_table(model.postprocess(x), output)]
+        return [write_table(to_columns(model, x), output)]
     if suffix in (".npy", ".csv", ".npz"):
         stored = to_stored_units(model, x)
         with atomic_path(output) as scratch:
@@ -90,14 +91,12 @@ def save_png(image: np.ndarray, path: Path) -> Path:
     return path
 
 
-def write_table(table, output: str | Path) -> Path:
-    """Records (a DataFrame or Columns) as a CSV with a header row; missing values as empty cells."""
-    names = [str(name) for name in table.columns] if hasattr(table, "to_csv") else table.names
-    rows = table.itertuples(index=False) if hasattr(table, "to_csv") else table.rows()
+def write_table(table: Columns, output: str | Path) -> Path:
+    """Records as a CSV with a header row; missing values as empty cells."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(names)
-    writer.writerows([_cell(value) for value in row] for row in rows)
+    writer.writerow(table.names)
+    writer.writerows([_cell(value) for value in row] for row in table.rows())
     with atomic_path(Path(output)) as scratch:
         scratch.write_text(text.getvalue())
     return Path(output)

@@ -72,6 +72,13 @@ class Columns:
 
         return pd.DataFrame(dict(zip(self.names, self.values)))
 
+    def for_user(self):
+        """What Python callers get back: a DataFrame when pandas is installed, else these Columns."""
+        try:
+            return self.to_frame()
+        except ImportError:
+            return self
+
     def rows(self) -> list[list]:
         """The table row by row, for writing CSV."""
         return [list(row) for row in zip(*self.values)]

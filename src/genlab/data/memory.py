@@ -41,7 +41,7 @@ def read_in_memory(data: Any, label_column: str | None = None) -> RawArrays:
             raise GenlabError(f"a tuple of data must be (X, y); got {len(data)} items")
         raw = _features(data[0], label_column=None)
         if data[1] is not None:
-            raw.y_train, raw.class_names = as_labels(_to_numpy(data[1], "y"), len(raw.x_train), "y")
+            raw.y_train, raw.class_names = as_labels(to_numpy(data[1], "y"), len(raw.x_train), "y")
         return raw
     if _is_torch_dataset(data):
         return _read_dataset(data)
@@ -78,7 +78,7 @@ def describe(print_: dict) -> str:
 
 
 def _features(data: Any, label_column: str | None) -> RawArrays:
-    if _is_frame(data):
+    if is_frame(data):
         table = Columns.from_frame(data)
         y = names = None
         label = label_column or next((n for n in table.names if n.lower() in LABEL_COLUMN_NAMES), None)
@@ -92,16 +92,17 @@ def _features(data: Any, label_column: str | None) -> RawArrays:
         if len(table) == 0:
             raise GenlabError("the DataFrame has no rows")
         return RawArrays(table, y, class_names=names)
-    array = _to_numpy(data, "X")
+    array = to_numpy(data, "X")
     if array.dtype.kind in "OUS" and array.ndim == 2:  # text in a plain array: a table with numbered columns
         return RawArrays(Columns([str(i) for i in range(array.shape[1])], list(array.T.astype(object))), None)
     return RawArrays(as_samples(array, "X"), None)
 
 
-def _to_numpy(data: Any, what: str) -> np.ndarray:
+def to_numpy(data: Any, what: str) -> np.ndarray:
+    """A tensor, DataFrame, Series, array or list as a NumPy array (a one-line error for anything else)."""
     if isinstance(data, torch.Tensor):
         return data.detach().cpu().numpy()
-    if _is_frame(data) or hasattr(data, "to_numpy"):
+    if is_frame(data) or hasattr(data, "to_numpy"):
         return data.to_numpy()
     if isinstance(data, np.ndarray):
         return data
@@ -121,7 +122,8 @@ def _label_values(values: np.ndarray) -> np.ndarray:
         return text
 
 
-def _is_frame(data: Any) -> bool:
+def is_frame(data: Any) -> bool:
+    """Whether `data` is a pandas DataFrame (told without importing pandas)."""
     return type(data).__name__ == "DataFrame" and hasattr(data, "columns")
 
 

@@ -192,8 +192,8 @@ def _as_numbers(values: np.ndarray, name: str, strict: bool) -> np.ndarray | Non
 def _check_finite(numbers: np.ndarray, name: str) -> None:
     bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > 1e150)
     if bad.any():
-        row = int(np.argmax(bad))
-        raise GenlabError(f"column '{name}', row {row}: {numbers[row]:g} is infinite or too large to model; "
+        value = numbers[int(np.argmax(bad))]
+        raise GenlabError(f"column '{name}' holds {value:g}, which is infinite or too large to model; "
                           "remove it or mark it missing")
 
 

@@ -253,7 +253,7 @@ class GenerativeModel(nn.Module):
         directory = Path(directory)
         if not directory.is_dir():
             raise GenlabError(f"model directory '{directory}' not found")
-        description = _read_description(directory / CONFIG_FILE)
+        description = read_description(directory)
         model_cls = get_model_class(str(description.get("model")))
         if cls is not GenerativeModel and not issubclass(model_cls, cls):
             raise GenlabError(f"{directory} holds a {model_cls.__name__}, not a {cls.__name__}")
@@ -282,7 +282,9 @@ def weights_sha256(model_dir: str | Path) -> str:
     return file_sha256(Path(model_dir) / WEIGHTS_FILE)
 
 
-def _read_description(path: Path) -> dict:
+def read_description(directory: str | Path) -> dict:
+    """A model folder's config.json: class, genlab version and every config field (one-line errors when damaged)."""
+    path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise GenlabError(f"{path} is missing; this is not a genlab model folder")
     try:

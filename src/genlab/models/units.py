@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from genlab.data.columns import Columns
-from genlab.data.memory import is_in_memory, read_in_memory
+from genlab.data.memory import is_frame, is_in_memory, read_in_memory, to_numpy
 from genlab.data.preprocessing import Preprocessing
 from genlab.data.readers import as_samples
 from genlab.data.tables import TableEncoding
@@ -43,23 +43,20 @@ def preprocess(model, raw: Any, source: str = "input") -> torch.Tensor:
         return _encode_table(model, raw, source).to(model.device)
     if not is_in_memory(raw):
         raise GenlabError(f"{source}: give data (an array, tensor or DataFrame), not a {type(raw).__name__}")
-    if isinstance(raw, torch.Tensor):
-        raw = raw.detach().cpu().numpy()
-    elif hasattr(raw, "to_numpy"):
-        raw = raw.to_numpy()
-    return to_model_space(model, np.asarray(raw), source).to(model.device)
+    return to_model_space(model, to_numpy(raw, source), source).to(model.device)
 
 
 def postprocess(model, x: torch.Tensor):
     """Model outputs (N, ...) -> raw data: uint8 or float32 arrays, or a table (see the module's note)."""
     x = torch.as_tensor(x)
     if model.config.table:
-        table = TableEncoding.from_dict(model.config.table).decode(x.detach().float().cpu().numpy())
-        try:
-            return table.to_frame()
-        except ImportError:
-            return table
+        return to_columns(model, x).for_user()
     return to_stored_units(model, x)
+
+
+def to_columns(model, x: torch.Tensor) -> Columns:
+    """A table model's outputs (N, width) -> records with the training table's columns and categories."""
+    return TableEncoding.from_dict(model.config.table).decode(x.detach().float().cpu().numpy())
 
 
 def is_raw(x: Any) -> bool:
@@ -122,12 +119,10 @@ def as_columns(model, raw: Any, source: str = "input") -> Columns:
     """Raw records for a table model as Columns: a DataFrame, Columns, or an array of one column per table column."""
     if isinstance(raw, Columns):
         return raw
-    if type(raw).__name__ == "DataFrame":
+    if is_frame(raw):
         return Columns.from_frame(raw)
     names = TableEncoding.from_dict(model.config.table).names
-    if isinstance(raw, torch.Tensor):
-        raw = raw.detach().cpu().numpy()
-    array = np.asarray(raw)
+    array = to_numpy(raw, source)
     if array.ndim != 2 or array.shape[1] != len(names):
         raise GenlabError(f"{source}: this model takes records of {len(names)} columns ({', '.join(names[:8])}"
                           f"{', ...' if len(names) > 8 else ''}); give a DataFrame or a CSV with those columns")
