@@ -23,6 +23,7 @@ from genlab.models.reference import load_reference_classifier
 from genlab.run_config import RunConfig, resolve_run_config
 from genlab.runs import RunDirectory, default_run_dir, model_dir_of
 from genlab.settings import build_dataclass
+from genlab.training.checkpoint import load_checkpoint
 from genlab.training.curves import plot_training_curves
 from genlab.training.distributed import Distributed, init_distributed, resolve_device
 from genlab.training.monitors import ClassBalanceMonitor
@@ -123,6 +124,11 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
         run = run or RunDirectory(path)
     elif distributed.is_main:
         run.lock()  # the one writer: a second training on this run is refused with this process's PID
+        try:
+            _refuse_changed_settings(run, tree)  # before config.yaml is rewritten
+        except BaseException:
+            run.unlock()
+            raise
         run.write_config(tree)  # records a changed epoch count or other train settings
     try:
         return _fit(run, trained, dataset, run_config, distributed, resume, monitors)
@@ -145,8 +151,10 @@ def _fit(run, trained, dataset, run_config, distributed, resume, monitors) -> Ge
                     "(name another with data.label_column)")
     if announce:
         logger.info(f"{'resuming' if resume else 'training'} {run_config.model_name} on {run_config.data.name}: {run.root}")
+    tree = run_config.to_dict(trained.config)
     trainer = Trainer(trained, run_config.train, seed=run_config.seed, run=run, distributed=distributed,
-                      monitors=default_monitors(trained) if monitors is None else monitors)
+                      monitors=default_monitors(trained) if monitors is None else monitors,
+                      settings=resume_settings(tree))
     loaders = make_loaders(dataset, run_config, trainer.device, distributed)
     trainer.fit(*loaders, resume=resume)
     if distributed.is_main:
@@ -243,6 +251,17 @@ def _fit_batch_size(run_config: RunConfig, per_process: int) -> None:
         logger.info(f"train.batch_size {run_config.train.batch_size} is more than the {per_process} training "
                     f"samples; training on batches of {per_process}")
         run_config.train.batch_size = per_process
+
+
+def resume_settings(tree: dict) -> dict:
+    """The parts of a run's config a resume must find unchanged: model, data (with its fingerprint) and seed."""
+    return {key: tree[key] for key in ("seed", "model", "data")}
+
+
+def _refuse_changed_settings(run: RunDirectory, tree: dict) -> None:
+    if run.checkpoint_path.is_file():
+        recorded = load_checkpoint(run.checkpoint_path).get("settings")
+        Trainer.check_settings(recorded, resume_settings(tree))
 
 
 def _recorded_networks(run: RunDirectory) -> dict:

@@ -11,6 +11,7 @@
       eval.json            the latest results of `genlab eval`
       samplers/            ex-post samplers fitted to the model's codes (gmm-K.npz)
       detector.json        an anomaly detector's score and threshold (`genlab detect fit`)
+      snapshots/<hash>/    weights that compressed files were made with, kept when the run trains further
       report.html          `genlab report`
       .lock                held by the one training that writes the run (its PID inside)
 
@@ -32,13 +33,14 @@ except ImportError:  # Windows: no advisory locks; one writer per run is then th
     fcntl = None
 
 from genlab.errors import GenlabError
-from genlab.files import write_text_atomic
+from genlab.files import remove_scratch, write_text_atomic
 from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION  # what makes a folder a saved model
 from genlab.settings import dump_yaml
 
 CONFIG_FILE = "config.yaml"
 MODEL_FOLDER = "model"
 LOCK_FILE = ".lock"
+SCRATCH_AGE_S = 600  # a scratch file untouched this long belongs to no write under way
 
 
 class RunDirectory:
@@ -65,6 +67,10 @@ class RunDirectory:
     def sampler_path(self, name: str, components: int) -> Path:
         """An ex-post sampler fitted to the model's codes, e.g. gmm with 10 components."""
         return self.root / "samplers" / f"{name}-{components}.npz"
+
+    def snapshot_dir(self, digest: str) -> Path:
+        """A copy of the model as it was when a file was compressed with it (digest: genlab.apps.codec.model_sha256)."""
+        return self.root / "snapshots" / digest[:16]
 
     @classmethod
     def create(cls, root: str | Path, config_tree: dict) -> RunDirectory:
@@ -132,6 +138,14 @@ class RunDirectory:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         self._lock = handle
+        self.remove_scratch()
+
+    def remove_scratch(self) -> None:
+        """Scratch files of writes a killed process left: the training's own at once, others' once surely stale
+        (`genlab eval` and the applications write into a run without its lock)."""
+        for folder in (self.checkpoint_path.parent, self.model_dir, self.samples_dir):
+            remove_scratch(folder)
+        remove_scratch(self.root, older_than=SCRATCH_AGE_S)
 
     def unlock(self) -> None:
         if self._lock is not None:

@@ -9,6 +9,7 @@ refits it each time.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -18,9 +19,12 @@ from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, weights_sha256
 from genlab.models.inference import BATCH_SIZE
 from genlab.models.mixture import GaussianMixtureSampler
+from genlab.resources import check_fits
 from genlab.runs import RunDirectory, model_dir_of
 
 SAMPLERS = ("prior", "gmm")
+
+logger = logging.getLogger(__name__)
 
 
 def run_gmm_sampler(path: str | Path, model: GenerativeModel, components: int = 10) -> GaussianMixtureSampler:
@@ -30,7 +34,11 @@ def run_gmm_sampler(path: str | Path, model: GenerativeModel, components: int = 
     run = RunDirectory.find(path)
     cache = run.sampler_path("gmm", components) if run is not None else None
     if cache is not None and cache.is_file():
-        sampler, fitted_for = GaussianMixtureSampler.load(cache)
+        try:
+            sampler, fitted_for = GaussianMixtureSampler.load(cache)
+        except GenlabError as error:
+            logger.warning(f"{error}; fitting it again")
+            fitted_for = None
         if fitted_for == digest:
             return sampler
     if not model.config.dataset:
@@ -50,6 +58,7 @@ def draw_samples(model: GenerativeModel, run: str | Path, count: int, *, sampler
     model.require("samples", "generate samples")
     if count < 1:
         raise GenlabError(f"the number of samples must be at least 1 (got {count})")
+    check_fits(count, model.config.data_shape, "samples", "ask for fewer (-n) and draw them in several calls")
     if sampler not in SAMPLERS:
         raise GenlabError(f"unknown sampler '{sampler}' (choose from {', '.join(SAMPLERS)})")
     if sampler == "gmm":

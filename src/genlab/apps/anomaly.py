@@ -35,7 +35,9 @@ same scores, and `draws` and `k` set how much a record's score varies with the d
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,9 +54,10 @@ from genlab.data.model_inputs import model_inputs
 from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
 from genlab.files import check_output_path, write_text_atomic
+from genlab.models.base import weights_sha256
 from genlab.models.inference import run_batched
 from genlab.models.mixture import GaussianMixtureSampler
-from genlab.runs import RunDirectory
+from genlab.runs import RunDirectory, model_dir_of
 
 SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
@@ -216,6 +219,8 @@ class AnomalyDetector:
         if self.score_ == "latent":
             state["mixture"] = {"weights": self.density_.weights_.tolist(), "means": self.density_.means_.tolist(),
                                 "covariances": self.density_.covariances_.tolist()}
+        with contextlib.suppress(GenlabError, OSError):  # the weights the threshold was calibrated on
+            state["model_sha256"] = weights_sha256(model_dir_of(run_dir))
         path = RunDirectory(run_dir).detector_path
         write_text_atomic(path, json.dumps(state, indent=2) + "\n")
         return path
@@ -234,6 +239,8 @@ class AnomalyDetector:
             detector = cls(model=model.model_name, contamination=state["contamination"], score=state["score"],
                            k=state["k"], draws=state["draws"], random_state=state["random_state"])
             detector.model_, detector.score_, detector.threshold_ = model, state["score"], float(state["threshold"])
+            if not math.isfinite(detector.threshold_) or state["score"] not in SCORES:
+                raise ValueError("threshold or score is not valid")
             detector.n_features_in_ = int(np.prod(model.config.data_shape))
             if state["score"] == "weighted-reconstruction":
                 variance = torch.tensor(state["residual_variance"], dtype=torch.float32)
@@ -245,8 +252,12 @@ class AnomalyDetector:
                 density.weights_, density.means_, density.covariances_ = (
                     np.asarray(state["mixture"][key], dtype=np.float64) for key in ("weights", "means", "covariances"))
                 detector.density_ = density
-        except (KeyError, TypeError, ValueError) as error:
-            raise GenlabError(f"{path} is damaged ({error}); fit the detector again") from None
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise GenlabError(f"{path} is damaged ({str(error)[:200]}); fit the detector again") from None
+        recorded = state.get("model_sha256")
+        if recorded is not None and recorded != weights_sha256(model_dir_of(run_dir)):
+            raise GenlabError(f"{path} was calibrated for earlier weights of this run (it was trained further since); "
+                              "fit the detector again")
         return detector
 
     # ---- checks ----------------------------------------------------------------------

@@ -24,13 +24,19 @@ Container format, version 1 (all integers little-endian):
     ..      4     P, then P bytes: the coded payload
     end-4   4     CRC-32 of every byte before it
 
-Reading checks the magic, the version, the CRC (a damaged file) and the model hash (the
-wrong model) before decoding anything.
+Reading checks the magic, the version, the CRC (a damaged file), the model hash (the
+wrong model), the shapes, and that the announced codes fit in what the payload can hold
+(zlib inflates at most about 1032 times, LZMA about 7000) and in free memory, all before
+inflating anything; inflation then stops at the announced size.
+
+Compressing with a run directory keeps a copy of the exact weights used in
+RUN/snapshots/<hash>/, so a run trained further later still decodes its older files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import lzma
 import math
 import struct
@@ -45,15 +51,22 @@ from genlab.api import load
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_samples
 from genlab.errors import GenlabError
-from genlab.files import atomic_path, check_output_path
+from genlab.files import check_output_path, write_bytes_atomic
+from genlab.models.base import WEIGHTS_FILE, load_model
 from genlab.models.inference import run_batched
 from genlab.models.units import is_raw
+from genlab.resources import check_fits
+from genlab.runs import RunDirectory
+
+logger = logging.getLogger(__name__)
 
 MAGIC = b"GLZC"
 VERSION = 1
 ZLIB, LZMA = 1, 2
 LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
 HEADER_BYTES = 50  # magic to rank, inclusive
+# the most each coder can inflate: deflate's limit is 1032:1; LZMA2 at preset 9e reaches about 6,900:1 on zeros
+MAX_RATIO = {ZLIB: 1100, LZMA: 8000}
 
 
 @dataclass
@@ -124,16 +137,21 @@ def decompress(model, blob: bytes, raw: bool = False):
     """A container -> decoded model-space samples (N, ...), or with `raw` the data's own units (as
     model.postprocess gives them); refuses a damaged file or another model."""
     check_compressible(model)
-    parsed = unpack(blob)
-    mine = model_sha256(model)
-    if parsed.model_sha256 != mine:
-        raise GenlabError(f"this file was compressed with model {parsed.model_sha256[:12]}... but the given model is "
-                          f"{mine[:12]}...; decompress with the run it was made with"
-                          + (f" ({parsed.model_hint})" if parsed.model_hint else ""))
-    if parsed.sample_shape != tuple(model.config.data_shape) or parsed.quantised.shape[1] != model.config.latent_dim:
-        raise GenlabError("the file's image shape or code size does not match the model")
+    parsed = unpack(blob, model=model)
     decoded = dequantise(model, parsed.quantised, parsed.step)
     return model.postprocess(decoded) if raw else decoded
+
+
+def check_model(model, header: Header) -> None:
+    """Refuse a container made with other weights, or for another shape, before decoding it."""
+    mine = model_sha256(model)
+    if header.model_sha256 != mine:
+        raise GenlabError(f"this file was compressed with model {header.model_sha256[:12]}... but the given model is "
+                          f"{mine[:12]}...; decompress with the run it was made with"
+                          + (f" ({header.model_hint})" if header.model_hint else ""))
+    if header.sample_shape != tuple(model.config.data_shape) or header.dims != model.config.latent_dim:
+        raise GenlabError("the file's image shape or code size does not match the model")
+    check_fits(header.count, header.sample_shape, "images in this file", "decompress it on a larger machine")
 
 
 def pack(quantised: np.ndarray, step: float, sample_shape: tuple[int, ...], sha256: str, model_hint: str = "") -> bytes:
@@ -153,7 +171,23 @@ def pack(quantised: np.ndarray, step: float, sample_shape: tuple[int, ...], sha2
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def unpack(blob: bytes) -> Compressed:
+@dataclass
+class Header:
+    """A container's fields, read and checked without inflating its payload."""
+
+    coder: int
+    model_sha256: str
+    count: int
+    dims: int
+    step: float
+    width: int
+    sample_shape: tuple[int, ...]
+    model_hint: str
+    payload: bytes
+
+
+def read_header(blob: bytes) -> Header:
+    """The checked header of a container (magic, CRC, version, sizes), its payload not yet inflated."""
     if len(blob) < 4 or blob[:4] != MAGIC:
         raise GenlabError("not a genlab compressed file (its first bytes are not GLZC)")
     if len(blob) < HEADER_BYTES + 4:
@@ -162,12 +196,26 @@ def unpack(blob: bytes) -> Compressed:
     if zlib.crc32(body) != crc:
         raise GenlabError("the compressed file is damaged (checksum mismatch); nothing was decoded")
     try:
-        return _parse(body)
+        return _parse_header(body)
     except (struct.error, ValueError, IndexError) as error:  # a header that passed the CRC but does not add up
         raise GenlabError(f"the compressed file's header is inconsistent ({error}); nothing was decoded") from None
 
 
-def _parse(body: bytes) -> Compressed:
+def unpack(blob: bytes, model=None) -> Compressed:
+    """A container's codes; with `model`, checked to be that model's before anything is inflated."""
+    header = read_header(blob)
+    if model is not None:
+        check_model(model, header)
+    expected = header.count * header.dims * header.width
+    raw = _decode_payload(header.payload, header.coder, expected)
+    if len(raw) != expected:
+        raise GenlabError("the compressed file's payload does not hold the codes its header announces")
+    quantised = np.frombuffer(raw, dtype="<i1" if header.width == 1 else "<i2").reshape(header.dims, header.count).T
+    return Compressed(header.model_sha256, header.step, header.sample_shape, quantised.astype(np.int32),
+                      header.model_hint)
+
+
+def _parse_header(body: bytes) -> Header:
     version, coder, sha, count, dims, step, width, rank = struct.unpack_from("<BB32sIHfBB", body, 4)
     if version != VERSION:
         raise GenlabError(f"compressed file format version {version} is not supported (this genlab reads {VERSION})")
@@ -182,13 +230,10 @@ def _parse(body: bytes) -> Compressed:
     (payload_length,) = struct.unpack_from("<I", body, offset)
     if offset + 4 + payload_length != len(body):
         raise GenlabError("the compressed file's payload does not end where its header says")
-    payload = body[offset + 4 :]
-    expected = count * dims * width
-    raw = _decode_payload(payload, coder, expected)
-    if len(raw) != expected:
-        raise GenlabError("the compressed file's payload does not hold the codes its header announces")
-    quantised = np.frombuffer(raw, dtype="<i1" if width == 1 else "<i2").reshape(dims, count).T.astype(np.int64)
-    return Compressed(sha.hex(), float(step), tuple(shape), quantised, hint)
+    if count * dims * width > MAX_RATIO[coder] * payload_length + 1024:
+        raise GenlabError(f"the compressed file announces {count:,} codes of {dims} values, more than its "
+                          f"{payload_length:,}-byte payload can hold; it is damaged or crafted")
+    return Header(coder, sha.hex(), count, dims, float(step), width, tuple(shape), hint, body[offset + 4 :])
 
 
 def _decode_payload(payload: bytes, coder: int, expected: int) -> bytes:
@@ -206,13 +251,21 @@ def check_compressible(model) -> None:
 
 
 def compress_files(model, inputs, output: str | Path, step: float = 0.1, model_hint: str | Path = "") -> tuple[int, int]:
-    """Compress image files, folders or arrays into one file at `output`; return (samples, bytes)."""
+    """Compress image files, folders or arrays into one file at `output`; return (samples, bytes).
+
+    With `model_hint` a run directory, the exact weights used are kept in the run (RUN/snapshots/)
+    so that the file can be decoded after the run is trained further.
+    """
     output = check_output_path(output, (Path(output).suffix.lower(),))  # any name; refuses a file in its way
     check_compressible(model)
     x, _ = read_inputs(model, inputs)
     blob = compress(model, x, step, model_hint=str(Path(model_hint).resolve()) if model_hint else "")
-    with atomic_path(output) as scratch:
-        scratch.write_bytes(blob)
+    run = RunDirectory.find(model_hint) if model_hint else None
+    if run is not None:
+        snapshot = run.snapshot_dir(model_sha256(model))
+        if not (snapshot / WEIGHTS_FILE).is_file():
+            model.save_pretrained(snapshot)
+    write_bytes_atomic(output, blob)
     return len(x), len(blob)
 
 
@@ -224,10 +277,24 @@ def decompress_file(path: str | Path, output: str | Path, run: str | Path | None
     if not path.is_file():
         raise GenlabError(f"{path}: no such file")
     blob = path.read_bytes()
-    run = run or unpack(blob).model_hint
+    header = read_header(blob)
+    run = run or header.model_hint
     if not run or not Path(run).exists():
         raise GenlabError(f"the model this file was made with ({run or 'unrecorded'}) is not there; give it with --run RUN")
     model = load(run, device=device)
+    if model_sha256(model) != header.model_sha256:
+        model = _snapshot_model(run, header.model_sha256, device) or model  # the run was trained further since
     decoded = decompress(model, blob)
     names = [f"{path.stem}_{i:05d}" for i in range(len(decoded))]
     return len(decoded), write_samples(model, decoded, output, names)
+
+
+def _snapshot_model(run: str | Path, digest: str, device: str):
+    """The weights a file was compressed with, kept in the run when it was made; None when not kept."""
+    directory = RunDirectory.find(run)
+    snapshot = directory.snapshot_dir(digest) if directory is not None else None
+    if snapshot is None or not (snapshot / WEIGHTS_FILE).is_file():
+        return None
+    model = load_model(snapshot, device=device)
+    logger.info(f"decoding with the weights this file was made with ({snapshot}); the run was trained further since")
+    return model

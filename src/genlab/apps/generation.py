@@ -19,6 +19,7 @@ from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
 from genlab.files import check_output_path
 from genlab.models.inference import encode_all, run_batched
+from genlab.resources import check_fits
 from genlab.samplers import draw_samples
 
 
@@ -27,6 +28,9 @@ def sample_to_file(model, run: str | Path, output: str | Path, count: int, *, se
     """Draw `count` samples (of class `label`, an index or a name, for conditional models) and write them to `output`."""
     check_sample_output(model, output)
     model.require("samples", "generate samples")
+    if count < 1:
+        raise GenlabError(f"the number of samples must be at least 1 (got {count})")
+    check_fits(count, model.config.data_shape, "samples", "ask for fewer (-n) and draw them in several calls")
     labels = None if label is None else torch.full((count,), model.class_index(label), dtype=torch.long)
     if labels is not None and sampler == "gmm":
         raise GenlabError("the gmm sampler draws from all classes; drop --class")

@@ -10,13 +10,18 @@ A model also states what it can do (`capabilities`): callers such as the applica
 evaluation, reports and the explorer ask it, instead of testing its class or its name.
 
 On disk a model is a folder with `config.json` (class, genlab version, every config
-field) and `model.safetensors` (weights); nothing is pickled.
+field) and `model.safetensors` (weights); nothing is pickled. The weights file records the
+SHA-256 of its tensor data in its own header (metadata "genlab_sha256"), checked on every
+load, so a flipped bit is refused instead of used.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import struct
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,17 +29,21 @@ from typing import Any, ClassVar
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from genlab.errors import GenlabError
-from genlab.files import atomic_path, file_sha256, write_text_atomic
+from genlab.files import file_sha256, write_bytes_atomic, write_text_atomic
 from genlab.models import units
 from genlab.models.capabilities import Capabilities, require
+from genlab.settings import coerce
 from genlab.version import __version__
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+DIGEST_KEY = "genlab_sha256"  # safetensors metadata: SHA-256 of the file's tensor data
+MAX_HEADER_BYTES = 100 << 20  # the safetensors library's own bound on a header
 
 
 def derived(default: Any) -> Any:
@@ -236,8 +245,7 @@ class GenerativeModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {key: tensor.detach().cpu().contiguous() for key, tensor in self.state_dict().items()}
-        with atomic_path(directory / WEIGHTS_FILE) as scratch:
-            save_file(state, str(scratch), metadata={"format": "pt"})  # one key: byte-identical files for identical weights
+        write_bytes_atomic(directory / WEIGHTS_FILE, weights_bytes(state))
         description = {
             "_class_name": type(self).__name__,
             "model": self.model_name,
@@ -257,14 +265,19 @@ class GenerativeModel(nn.Module):
         model_cls = get_model_class(str(description.get("model")))
         if cls is not GenerativeModel and not issubclass(model_cls, cls):
             raise GenlabError(f"{directory} holds a {model_cls.__name__}, not a {cls.__name__}")
-        model = model_cls(_config_from_dict(model_cls.config_class, description.get("config", {}), directory))
+        config = _config_from_dict(model_cls.config_class, description.get("config", {}), directory)
+        try:
+            model = model_cls(config)
+        except (TypeError, ValueError, RuntimeError, KeyError, IndexError, OverflowError) as error:
+            if isinstance(error, GenlabError):
+                raise
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise GenlabError(f"{directory / CONFIG_FILE} describes a model that cannot be built ({first}); "
+                              "restore it or retrain") from None
         weights = directory / WEIGHTS_FILE
         if not weights.is_file():
             raise GenlabError(f"{weights} is missing; the run did not finish writing its model")
-        try:
-            state = load_file(str(weights), device=str(device))
-        except (SafetensorError, OSError, ValueError) as error:
-            raise GenlabError(f"{weights} is damaged or truncated ({error}); restore it or retrain") from None
+        state = read_weights(weights)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as error:
@@ -275,6 +288,40 @@ class GenerativeModel(nn.Module):
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
     return GenerativeModel.from_pretrained(directory, device=device)
+
+
+def weights_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    """A safetensors file whose metadata holds the SHA-256 of its tensor data (byte-identical for identical weights)."""
+    plain = save_safetensors(state, metadata={"format": "pt"})
+    data = plain[8 + struct.unpack("<Q", plain[:8])[0]:]  # the header is sized by its first 8 bytes; data follows
+    return save_safetensors(state, metadata={"format": "pt", DIGEST_KEY: hashlib.sha256(data).hexdigest()})
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file, once its header is sound and its data matches the recorded SHA-256."""
+    damaged = f"{path} is damaged or truncated"
+    try:
+        blob = path.read_bytes()
+    except OSError as error:
+        raise GenlabError(f"{path} cannot be read ({error.strerror}); check its permissions") from None
+    if len(blob) < 8:
+        raise GenlabError(f"{damaged} ({len(blob)} bytes); restore it or retrain")
+    (header_size,) = struct.unpack("<Q", blob[:8])
+    if header_size > min(MAX_HEADER_BYTES, len(blob) - 8):
+        raise GenlabError(f"{damaged} (its header claims {header_size} bytes); restore it or retrain")
+    try:
+        header = json.loads(blob[8 : 8 + header_size])
+        recorded = (header.get("__metadata__") or {}).get(DIGEST_KEY)
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        raise GenlabError(f"{damaged} (its header is not valid JSON); restore it or retrain") from None
+    if recorded is not None and hashlib.sha256(blob[8 + header_size :]).hexdigest() != recorded:
+        raise GenlabError(f"{path} is damaged: its tensor data does not match the SHA-256 recorded when it was "
+                          "written; restore it or retrain")
+    try:
+        return load_safetensors(blob)
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as error:
+        first = (str(error).strip().splitlines() or ["unreadable"])[0][:200]
+        raise GenlabError(f"{damaged} ({first}); restore it or retrain") from None
 
 
 def weights_sha256(model_dir: str | Path) -> str:
@@ -297,6 +344,9 @@ def read_description(directory: str | Path) -> dict:
 
 
 def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Path) -> ModelConfig:
+    if not isinstance(values, dict):
+        raise GenlabError(f"{directory / CONFIG_FILE}: 'config' must be a mapping of settings; restore it or retrain")
+    hints = typing.get_type_hints(config_cls)
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -305,6 +355,9 @@ def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Pa
             "it was probably saved by a newer version"
         )
     try:
-        return config_cls(**values)
-    except (TypeError, ValueError) as error:
+        checked = {key: coerce(value, hints[key], key) for key, value in values.items()}
+        return config_cls(**checked)
+    except GenlabError as error:
+        raise GenlabError(f"{directory / CONFIG_FILE}: {error}; restore it or retrain") from None
+    except (TypeError, ValueError, OverflowError) as error:
         raise GenlabError(f"{directory / CONFIG_FILE}: {error}") from None

@@ -9,6 +9,7 @@ pythae's GMM sampler). The mixture is stored as plain arrays (.npz), never pickl
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +82,17 @@ class GaussianMixtureSampler:
     @classmethod
     def load(cls, path: str | Path) -> tuple[GaussianMixtureSampler, str]:
         """The sampler saved at `path` and the digest of the model it was fitted for."""
-        with np.load(path, allow_pickle=False) as arrays:
-            sampler = cls(components=len(arrays["weights"]))
-            sampler.weights_, sampler.means_ = arrays["weights"], arrays["means"]
-            sampler.covariances_ = arrays["covariances"]
-            return sampler, str(arrays["model_digest"])
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                weights, means = np.asarray(arrays["weights"], np.float64), np.asarray(arrays["means"], np.float64)
+                covariances = np.asarray(arrays["covariances"], np.float64)
+                digest = str(arrays["model_digest"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError) as error:
+            raise GenlabError(f"sampler cache {path} is damaged ({type(error).__name__})") from None
+        count, dims = means.shape if means.ndim == 2 else (0, 0)
+        if (count == 0 or weights.shape != (count,) or covariances.shape != (count, dims, dims)
+                or not all(np.isfinite(a).all() for a in (weights, means, covariances))):
+            raise GenlabError(f"sampler cache {path} is damaged (its arrays do not form a mixture)")
+        sampler = cls(components=count)
+        sampler.weights_, sampler.means_, sampler.covariances_ = weights, means, covariances
+        return sampler, digest

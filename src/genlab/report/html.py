@@ -49,9 +49,10 @@ def render_report(run: str | Path, output: str | Path | None = None, eval_file: 
     evaluation = read_eval(eval_file if eval_file is not None else directory.root)
     if eval_file is not None and evaluation is None:
         raise GenlabError(f"{eval_file}: no such file")
+    outdated = evaluation is None and read_eval(directory.root, current=False) is not None
 
     sections = [_summary_section(summary), _curves_section(directory), _samples_section(directory),
-                _latent_section(directory, device), _metrics_section(evaluation),
+                _latent_section(directory, device), _metrics_section(evaluation, outdated),
                 f"<h2>Configuration</h2><pre>{html.escape(directory.config_path.read_text())}</pre>"]
     title = f"{summary['model']} on {summary.get('data') or '?'}"
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>genlab report: {html.escape(title)}</title>"
@@ -124,9 +125,11 @@ def _latent_section(directory, device: str = "cpu") -> str:
                                                                      + (" coloured by class" if y is not None else ""))
 
 
-def _metrics_section(evaluation: dict | None) -> str:
+def _metrics_section(evaluation: dict | None, outdated: bool = False) -> str:
     if evaluation is None:
-        return ("<h2>Evaluation</h2><p class='note'>No evaluation yet: run <code>genlab eval RUN</code>, "
+        what = ("The stored evaluation is of earlier weights (the run was trained further since), so it is not shown"
+                if outdated else "No evaluation yet")
+        return (f"<h2>Evaluation</h2><p class='note'>{what}: run <code>genlab eval RUN</code>, "
                 "which stores its results in the run directory, then render the report again.</p>")
 
     rows = []

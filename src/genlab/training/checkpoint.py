@@ -5,10 +5,16 @@ data (epoch and batch), and the random number generator states of every process.
 It is written atomically (scratch file, fsync, rename), so a run killed at any
 moment leaves the previous checkpoint intact; it is read with weights_only=True,
 so loading one never runs code.
+
+On disk: a first line `genlab-checkpoint 2 <SHA-256 of the rest>`, then the state as
+torch.save writes it. The digest is checked before anything is unpickled, so a flipped
+bit anywhere in the file is refused instead of resumed from.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
 import random
 import zipfile
@@ -19,9 +25,14 @@ import numpy as np
 import torch
 
 from genlab.errors import GenlabError
-from genlab.files import atomic_path
+from genlab.files import write_bytes_atomic
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MAGIC = b"genlab-checkpoint"
+LEGACY_VERSION = 1  # a bare torch.save zip, without a digest: still read
+# what every checkpoint holds, and the type each entry must have
+REQUIRED = {"model": dict, "optimizers": dict, "schedulers": dict, "step": int, "epoch": int, "batch": int,
+            "rng": list, "world_size": int}
 
 
 def capture_rng() -> dict[str, Any]:
@@ -49,15 +60,52 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as scratch:
-        torch.save({"format": FORMAT_VERSION, **state}, scratch)
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT_VERSION, **state}, buffer)
+    payload = buffer.getvalue()
+    header = MAGIC + f" {FORMAT_VERSION} {hashlib.sha256(payload).hexdigest()}\n".encode()
+    write_bytes_atomic(path, header + payload)  # serialised in memory first: a full disk fails before the rename
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The state saved at `path`, its digest and structure checked; one-line errors name the file."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
-        raise GenlabError(f"checkpoint {path} is damaged ({str(error).splitlines()[0]}); delete it to restart the run") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        blob = Path(path).read_bytes()
+    except OSError as error:
+        raise GenlabError(f"checkpoint {path} cannot be read ({error.strerror}); check its permissions") from None
+    payload = _verified_payload(path, blob)
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise GenlabError(f"checkpoint {path} holds objects other than tensors and numbers and was refused (loading it "
+                          "could run code); a genlab checkpoint never does: delete it to restart the run") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, TypeError, KeyError,
+            AttributeError, IndexError) as error:
+        first = (str(error).strip().splitlines() or ["unreadable"])[0][:200]
+        raise GenlabError(f"checkpoint {path} is damaged ({first}); delete it to restart the run") from None
+    expected = LEGACY_VERSION if payload is blob else FORMAT_VERSION
+    if not isinstance(state, dict) or state.get("format") != expected:
         raise GenlabError(f"checkpoint {path} was not written by this version of genlab")
+    for key, kind in REQUIRED.items():
+        value = state.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            problem = "lacks" if key not in state else "has a damaged"
+            raise GenlabError(f"checkpoint {path} {problem} '{key}' entry; delete it to restart the run")
     return state
+
+
+def _verified_payload(path: Path, blob: bytes) -> bytes:
+    """The torch.save bytes of a checkpoint file, once its digest matches (a legacy file is returned whole)."""
+    if blob[:2] == b"PK":
+        return blob  # written before checkpoints carried a digest
+    line, newline, payload = blob.partition(b"\n")
+    fields = line.split(b" ")
+    if not newline or len(fields) != 3 or fields[0] != MAGIC:
+        raise GenlabError(f"checkpoint {path} is not a genlab checkpoint or is damaged; delete it to restart the run")
+    if fields[1] != str(FORMAT_VERSION).encode():
+        raise GenlabError(f"checkpoint {path} has format {fields[1][:10].decode(errors='replace')}, which this genlab "
+                          f"does not read ({FORMAT_VERSION}); resume it with the genlab that wrote it")
+    if hashlib.sha256(payload).hexdigest().encode() != fields[2]:
+        raise GenlabError(f"checkpoint {path} is damaged (its SHA-256 does not match the one recorded when it was "
+                          "written); delete it to restart the run")
+    return payload

@@ -17,10 +17,13 @@ class MetricsLog:
     TensorBoard as "<split>/<name>" when it is installed and enabled.
     """
 
-    def __init__(self, path: Path, *, resume_step: int | None = None, tensorboard_dir: Path | None = None):
+    def __init__(self, path: Path, *, resume_step: int | None = None, tensorboard_dir: Path | None = None,
+                 redo_validation: bool = False):
+        """With `redo_validation`, a validation line at `resume_step` is dropped too (it will be written again)."""
         self.path = path
         if resume_step is not None and path.is_file():
-            kept = [line for line in path.read_text().splitlines() if _step_of(line) <= resume_step]
+            kept = [line for line in path.read_text(errors="replace").splitlines()
+                    if _keep(line, resume_step, redo_validation)]
             write_text_atomic(path, "".join(line + "\n" for line in kept))
         self.handle = open(path, "a", buffering=1)
         self.tensorboard = _open_tensorboard(tensorboard_dir) if tensorboard_dir is not None else None
@@ -44,19 +47,26 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a killed process
+        if isinstance(record, dict):
+            records.append(record)
     return records
 
 
-def _step_of(line: str) -> float:
+def _keep(line: str, resume_step: int, redo_validation: bool) -> bool:
+    """Whether a logged line was written before the checkpoint a run resumes from."""
     try:
-        return json.loads(line).get("step", 0)
-    except (json.JSONDecodeError, AttributeError):
-        return math.inf  # unreadable: drop it
+        record = json.loads(line)
+        step = float(record.get("step", 0))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return False  # unreadable (cut short by a kill): drop it
+    if step == resume_step and redo_validation and record.get("split") == "val":
+        return False
+    return step <= resume_step
 
 
 def _json_value(value: Any) -> Any:

@@ -17,12 +17,13 @@ logged beside the losses (genlab.training.monitors).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -79,8 +80,11 @@ class Trainer:
         run: RunFiles | None = None,
         distributed: Distributed | None = None,
         monitors: Sequence[Monitor] = (),
+        settings: dict | None = None,
     ):
         self.model = model
+        # what a resume must find unchanged (the run's model, data and seed), kept in every checkpoint
+        self.settings = json.loads(json.dumps(settings)) if settings is not None else None
         self.config = config
         self.seed = seed
         self.run = run
@@ -126,7 +130,7 @@ class Trainer:
         if cfg.compile:
             step_fn = torch.compile(step_fn)
 
-        log = self._open_log(resumed)
+        log = self._open_log(resumed, resumed_mid_epoch=resumed and self.position.batch > 0)
         if log is not None:
             log.write(self._run_record(train, resumed))
         preview_batch = self._preview_batch(val if val is not None else train)
@@ -286,12 +290,13 @@ class Trainer:
 
     # ---- run directory -------------------------------------------------------------
 
-    def _open_log(self, resumed: bool) -> MetricsLog | None:
+    def _open_log(self, resumed: bool, resumed_mid_epoch: bool) -> MetricsLog | None:
         if self.run is None or not self.dist.is_main:
             return None
         tensorboard = self.run.tensorboard_dir if self.config.tensorboard else None
+        # a checkpoint taken mid-epoch precedes that epoch's validation: it is run (and logged) again
         return MetricsLog(self.run.metrics_path, resume_step=self.position.step if resumed else None,
-                          tensorboard_dir=tensorboard)
+                          tensorboard_dir=tensorboard, redo_validation=resumed_mid_epoch)
 
     def _run_record(self, train: BatchLoader, resumed: bool) -> dict:
         return {"split": "run", "step": self.position.step, "event": "resume" if resumed else "start",
@@ -338,6 +343,7 @@ class Trainer:
             "schedulers": {name: sched.state_dict() for name, sched in self.schedulers.items()},
             "step": self.position.step, "epoch": self.position.epoch, "batch": self.position.batch,
             "rng": rng_states, "world_size": self.dist.world_size,
+            **({"settings": self.settings} if self.settings is not None else {}),
         })
 
     def _restore(self) -> bool:
@@ -346,13 +352,16 @@ class Trainer:
             self._say("no checkpoint yet: starting the run from the beginning")
             return False
         state = load_checkpoint(self.run.checkpoint_path)
+        self._check_settings(state.get("settings"))
         try:
             self.model.load_state_dict(state["model"])
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
                 self.schedulers[name].load_state_dict(state["schedulers"][name])
-        except (KeyError, RuntimeError, ValueError) as error:
-            raise GenlabError(f"checkpoint {self.run.checkpoint_path} does not fit this model ({error})") from None
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise GenlabError(f"checkpoint {self.run.checkpoint_path} does not fit this model ({first}); "
+                              "delete it to restart the run") from None
         self.position = Position(state["step"], state["epoch"], state["batch"])
         if state["world_size"] == self.dist.world_size:
             restore_rng(state["rng"][self.dist.rank])
@@ -361,6 +370,21 @@ class Trainer:
                       "data order and noise will differ from an uninterrupted run")
         self._say(f"resumed at step {self.position.step} (epoch {self.position.epoch + 1}, batch {self.position.batch})")
         return True
+
+    def _check_settings(self, recorded: dict | None) -> None:
+        if self.settings is not None:
+            self.check_settings(recorded, self.settings)
+
+    @staticmethod
+    def check_settings(recorded: dict | None, settings: dict) -> None:
+        """Refuse to continue a run whose model, data or seed changed since its checkpoint (however edited)."""
+        if recorded is None:
+            return  # a checkpoint from before settings were recorded
+        changed = first_difference(recorded, json.loads(json.dumps(settings)))
+        if changed is not None:
+            key, before, now = changed
+            raise GenlabError(f"this run was trained with {key}={_short(before)} and is now given {key}={_short(now)}; "
+                              "a resumed run keeps its model, data and seed: restore its config.yaml, or start a new run")
 
     # ---- messages ------------------------------------------------------------------
 
@@ -377,3 +401,19 @@ class Trainer:
         if self.out_of_time:
             parts.append(f"(stopped: train.max_minutes={self.config.max_minutes} reached)")
         self._say("  ".join(parts))
+
+
+def first_difference(before: Any, now: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    """The first dotted key where two config trees differ, with both values; None when they agree."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        for key in sorted(set(before) | set(now), key=str):
+            found = first_difference(before.get(key), now.get(key), f"{prefix}{key}.")
+            if found is not None:
+                return found
+        return None
+    return None if before == now else (prefix.rstrip("."), before, now)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
