@@ -22,6 +22,7 @@ import torch
 from genlab.errors import GenlabError
 from genlab.models.inference import BATCH_SIZE, encode_all, run_batched
 from genlab.models.units import like_input
+from genlab.resources import check_fits
 
 
 def encode(model, X: Any, labels=None) -> np.ndarray:
@@ -55,6 +56,7 @@ def sample(model, count: int, *, seed: int = 0, labels=None):
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise GenlabError(f"the number of samples must be a whole number, at least 1 (got {count!r})")
     count = int(count)
+    check_fits(count, model.config.data_shape, "samples", "ask for fewer and draw them in several calls")
     generator = torch.Generator(model.device).manual_seed(seed)
     chosen = model.sample_labels(count, generator, _labels(labels, count, model))  # None for an unconditional model
     parts = []

@@ -358,14 +358,15 @@ class Trainer:
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
                 self.schedulers[name].load_state_dict(state["schedulers"][name])
+            same_processes = state["world_size"] == self.dist.world_size
+            if same_processes:
+                restore_rng(state["rng"][self.dist.rank])
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as error:
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             raise GenlabError(f"checkpoint {self.run.checkpoint_path} does not fit this model ({first}); "
                               "delete it to restart the run") from None
         self.position = Position(state["step"], state["epoch"], state["batch"])
-        if state["world_size"] == self.dist.world_size:
-            restore_rng(state["rng"][self.dist.rank])
-        else:
+        if not same_processes:
             self._say(f"resuming with {self.dist.world_size} processes instead of {state['world_size']}: "
                       "data order and noise will differ from an uninterrupted run")
         self._say(f"resumed at step {self.position.step} (epoch {self.position.epoch + 1}, batch {self.position.batch})")
@@ -383,6 +384,9 @@ class Trainer:
         changed = first_difference(recorded, json.loads(json.dumps(settings)))
         if changed is not None:
             key, before, now = changed
+            if key.startswith("data.fingerprint"):
+                raise GenlabError("this run was trained on other data than it is given now (its recorded fingerprint "
+                                  "differs); resume it on the data it was trained on, or start a new run")
             raise GenlabError(f"this run was trained with {key}={_short(before)} and is now given {key}={_short(now)}; "
                               "a resumed run keeps its model, data and seed: restore its config.yaml, or start a new run")
 
