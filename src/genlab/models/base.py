@@ -266,7 +266,11 @@ class GenerativeModel(nn.Module):
         if cls is not GenerativeModel and not issubclass(model_cls, cls):
             raise GenlabError(f"{directory} holds a {model_cls.__name__}, not a {cls.__name__}")
         config = _config_from_dict(model_cls.config_class, description.get("config", {}), directory)
+        weights = directory / WEIGHTS_FILE
+        if not weights.is_file():
+            raise GenlabError(f"{weights} is missing; the run did not finish writing its model")
         try:
+            _check_size(model_cls, config, weights)
             model = model_cls(config)
         except (TypeError, ValueError, RuntimeError, KeyError, IndexError, OverflowError) as error:
             if isinstance(error, GenlabError):
@@ -274,9 +278,6 @@ class GenerativeModel(nn.Module):
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             raise GenlabError(f"{directory / CONFIG_FILE} describes a model that cannot be built ({first}); "
                               "restore it or retrain") from None
-        weights = directory / WEIGHTS_FILE
-        if not weights.is_file():
-            raise GenlabError(f"{weights} is missing; the run did not finish writing its model")
         state = read_weights(weights)
         try:
             model.load_state_dict(state, strict=True)
@@ -341,6 +342,17 @@ def read_description(directory: str | Path) -> dict:
     if not isinstance(description, dict) or "model" not in description:
         raise GenlabError(f"{path} does not describe a genlab model (no 'model' entry)")
     return description
+
+
+def _check_size(model_cls: type[GenerativeModel], config: ModelConfig, weights: Path) -> None:
+    """Refuse a config.json that describes a larger model than its weights file holds, before allocating it
+    (the model is first built on the meta device, which allocates nothing)."""
+    with torch.device("meta"):
+        shell = model_cls(config)
+    needed = sum(t.numel() * t.element_size() for t in [*shell.parameters(), *shell.buffers()])
+    if needed > weights.stat().st_size:
+        raise GenlabError(f"{weights.parent / CONFIG_FILE} describes a model of {needed:,} bytes of weights but "
+                          f"{weights.name} holds {weights.stat().st_size:,}; the two do not belong together")
 
 
 def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Path) -> ModelConfig:
