@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 import os
 
+try:
+    import resource
+except ImportError:  # Windows: no address-space limits to read
+    resource = None
+
 from genlab.errors import GenlabError
 
 
@@ -23,14 +28,10 @@ def available_memory() -> int:
             limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
         except (ValueError, OSError, AttributeError):
             limits.append(1 << 62)
-    try:
-        import resource  # POSIX only
-
+    if resource is not None:
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
         if soft != resource.RLIM_INFINITY:
             limits.append(max(soft - _address_space_in_use(), 0))
-    except (ImportError, OSError, ValueError):
-        pass
     return min(limits)
 
 

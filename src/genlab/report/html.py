@@ -56,7 +56,7 @@ def render_report(run: str | Path, output: str | Path | None = None, eval_file: 
                 f"<h2>Configuration</h2><pre>{html.escape(directory.config_path.read_text())}</pre>"]
     title = f"{summary['model']} on {summary.get('data') or '?'}"
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>genlab report: {html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<meta name='genlab-weights-sha256' content='{summary['weights_sha256']}'><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class='note'>{html.escape(str(directory.root))}</p>{''.join(s for s in sections if s)}</body></html>")
     write_text_atomic(output, page)
     return output
@@ -76,7 +76,8 @@ def _summary_section(summary: dict) -> str:
              ("training time", f"{summary.get('train_seconds', 0):.1f} s on {summary.get('device')} ({summary.get('precision')})"),
              ("throughput", f"{summary['images_per_s']:,.0f} images/s (median over logging windows)"
               if summary.get("images_per_s") else "-"),
-             ("seed", str(summary.get("seed")))]
+             ("seed", str(summary.get("seed"))),
+             ("weights", f"SHA-256 {summary['weights_sha256'][:16]}… (every figure here describes these weights)")]
     last = summary.get("last_validation") or {}
     if last:
         rows.append(("last validation", ", ".join(f"{k} {v:.5g}" for k, v in last.items() if isinstance(v, (int, float)))))

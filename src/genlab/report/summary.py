@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from genlab.api import load
-from genlab.runs import RunDirectory
+from genlab.models.base import weights_sha256
+from genlab.runs import RunDirectory, model_dir_of
 from genlab.training.metrics import read_metrics
 
 
@@ -24,21 +25,22 @@ def run_summary(path: str | Path) -> dict:
         "value_range": config.value_range,
         "latent_dim": getattr(config, "latent_dim", None),
         "arch": getattr(config, "arch", None),
+        "weights_sha256": weights_sha256(model_dir_of(path)),  # which weights every figure below describes
     }
     run = RunDirectory.find(path)
     if run is None:  # a bare model folder
         return summary
     tree = run.read_config()
-    records = read_metrics(run.metrics_path)
+    records = [_numbers_checked(r) for r in read_metrics(run.metrics_path)]
     starts = [r for r in records if r.get("split") == "run" and r.get("event") in ("start", "resume")]
     ends = [r for r in records if r.get("split") == "run" and r.get("event") == "end"]
     vals = [r for r in records if r.get("split") == "val"]
     trains = [r for r in records if r.get("split") == "train"]
     speeds = [r["images_per_s"] for r in trains if isinstance(r.get("images_per_s"), (int, float))]
     summary.update({
-        "data": tree.get("data", {}).get("name"),
+        "data": (tree.get("data") or {}).get("name"),
         "seed": tree.get("seed"),
-        "epochs_planned": tree.get("train", {}).get("epochs"),
+        "epochs_planned": (tree.get("train") or {}).get("epochs"),
         "epochs_done": vals[-1]["epoch"] if vals else (trains[-1]["epoch"] if trains else 0),
         "step": (trains[-1]["step"] if trains else 0),
         "finished": bool(ends) and ends[-1]["step"] >= (trains[-1]["step"] if trains else 0),
@@ -53,3 +55,12 @@ def run_summary(path: str | Path) -> dict:
         "sample_grids": len(list(run.samples_dir.glob("*.png"))) if run.samples_dir.is_dir() else 0,
     })
     return summary
+
+
+def _numbers_checked(record: dict) -> dict:
+    """A logged record whose step, epoch and timing are numbers (an edited or damaged log may hold anything)."""
+    checked = dict(record)
+    for key in ("step", "epoch", "train_seconds"):
+        if not isinstance(checked.get(key, 0), (int, float)) or isinstance(checked.get(key), bool):
+            checked[key] = 0
+    return checked
