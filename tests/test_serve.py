@@ -1,12 +1,19 @@
 """The local web explorer: its API, and the page driven in headless Chromium."""
 
 import io
+import json
 import os
 import shutil
 import socket
+import statistics
+import struct
 import threading
 import time
+import warnings
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -18,7 +25,7 @@ import genlab
 fastapi = pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from genlab.serve.app import MAX_UPLOAD_BYTES, create_app  # noqa: E402
+from genlab.serve.app import MAX_JSON_BYTES, MAX_UPLOAD_BYTES, create_app, serve  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -34,6 +41,17 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(runs):
     return TestClient(create_app(runs / "vae"))
+
+
+@pytest.fixture(scope="module")
+def cgan_client(runs):
+    return TestClient(create_app(runs / "cgan"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -90,8 +108,8 @@ def test_api_refuses_what_it_must_not_take(client):
     assert client.post("/api/decode", json={"code": [0.0]}).status_code == 400
 
 
-def test_conditional_gan_samples_a_class_and_has_no_encoder(runs):
-    client = TestClient(create_app(runs / "cgan"))
+def test_conditional_gan_samples_a_class_and_has_no_encoder(cgan_client):
+    client = cgan_client
     info = client.get("/api/info").json()
     assert info["conditional"] and not info["has_encoder"] and not info["has_map"]
     assert client.post("/api/sample", json={"count": 4, "label": 3}).status_code == 200
@@ -111,6 +129,298 @@ def test_serve_refuses_a_vector_model_and_a_bad_port(tmp_path, cli, runs):
     assert code == 2 and "--port" in err
 
 
+# ---- hostile requests: every refusal is a one-line 4xx, never a 500 -----------------------
+
+
+def assert_refused(response, status=None, words=""):
+    assert 400 <= response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
+    if status is not None:
+        assert response.status_code == status, response.text
+    body = response.json()
+    assert list(body) == ["error"] and body["error"] and "\n" not in body["error"], body
+    assert words in body["error"]
+
+
+def raw_json(text: str) -> dict:
+    return {"content": text.encode(), "headers": {"content-type": "application/json"}}
+
+
+def upload(data: bytes, kind: str = "image/png") -> dict:
+    return {"content": data, "headers": {"content-type": kind}}
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height pixels but carries almost none of them."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def gif_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="GIF")
+    return buffer.getvalue()
+
+
+# (id, model, method, path, request or a function making it, status or None for any 4xx, words in the error)
+HOSTILE = [
+    ("label-1e30-unconditional", "vae", "post", "/api/sample", {"json": {"label": 10**30}}, 400, "not conditional"),
+    ("label-1e30", "cgan", "post", "/api/sample", {"json": {"label": 10**30}}, 400, "label 1e30 is out of range: this model has classes 0-9"),
+    ("label-negative", "cgan", "post", "/api/sample", {"json": {"label": -1}}, 400, "classes 0-9"),
+    ("label-bool", "cgan", "post", "/api/sample", {"json": {"label": True}}, 422, "label"),
+    ("label-string", "cgan", "post", "/api/sample", {"json": {"label": "3"}}, 422, "label"),
+    ("label-fraction", "cgan", "post", "/api/sample", {"json": {"label": 3.5}}, 422, "label"),
+    ("count-zero", "vae", "post", "/api/sample", {"json": {"count": 0}}, 422, "count"),
+    ("count-1e30", "vae", "post", "/api/sample", {"json": {"count": 10**30}}, 422, "count 1e30"),
+    ("count-string", "vae", "post", "/api/sample", {"json": {"count": "16"}}, 422, "count"),
+    ("count-nested-list", "vae", "post", "/api/sample", {"json": {"count": [[16]]}}, 422, "count"),
+    ("count-null", "vae", "post", "/api/sample", {"json": {"count": None}}, 422, "count"),
+    ("seed-negative", "vae", "post", "/api/sample", {"json": {"seed": -1}}, 422, "seed"),
+    ("seed-past-63-bits", "vae", "post", "/api/sample", {"json": {"seed": 2**63}}, 422, "seed"),
+    ("seed-float", "vae", "post", "/api/sample", {"json": {"seed": 1e30}}, 422, "seed"),
+    ("misspelt-field", "vae", "post", "/api/sample", {"json": {"lable": 3}}, 422, "spelling"),
+    ("body-a-list", "vae", "post", "/api/sample", {"json": [1, 2]}, 422, "JSON object"),
+    ("body-not-json", "vae", "post", "/api/sample", raw_json("count=3"), 422, "JSON"),
+    ("body-nan-literal", "vae", "post", "/api/sample", raw_json('{"count": NaN}'), 422, "count"),
+    ("body-deep-nesting", "vae", "post", "/api/sample", raw_json("[" * 100_000), None, ""),
+    ("body-5000-digit-int", "vae", "post", "/api/sample", raw_json('{"seed": ' + "9" * 5000 + "}"), None, ""),
+    ("body-over-limit", "vae", "post", "/api/decode", raw_json(" " * (MAX_JSON_BYTES + 1)), 413, "larger than"),
+    ("map-x-1e308", "vae", "post", "/api/map/decode", {"json": {"x": 1e308, "y": 0.0}}, 400, "outside the map"),
+    ("map-y-far", "vae", "post", "/api/map/decode", {"json": {"x": 0.0, "y": -1e6}}, 400, "pick y between"),
+    ("map-x-nan-literal", "vae", "post", "/api/map/decode", raw_json('{"x": NaN, "y": 0}'), 422, "finite"),
+    ("map-x-infinity-literal", "vae", "post", "/api/map/decode", raw_json('{"x": -Infinity, "y": 0}'), 422, "finite"),
+    ("map-x-string", "vae", "post", "/api/map/decode", {"json": {"x": "0", "y": 0}}, 422, "x"),
+    ("map-x-1e400-int", "vae", "post", "/api/map/decode", {"json": {"x": 10**400, "y": 0}}, 422, "x"),
+    ("map-y-missing", "vae", "post", "/api/map/decode", {"json": {"x": 0}}, 422, "y is missing"),
+    ("map-without-encoder", "cgan", "post", "/api/map/decode", {"json": {"x": 0, "y": 0}}, 400, "no latent map"),
+    ("map-get-without-encoder", "cgan", "get", "/api/map", {}, 400, "no latent map"),
+    ("code-nan-literal", "vae", "post", "/api/decode", raw_json('{"code": [NaN, 0, 0, 0]}'), 422, "finite"),
+    ("code-1e308", "vae", "post", "/api/decode", {"json": {"code": [1e308, 0, 0, 0]}}, 400, "too large"),
+    ("code-1e30", "vae", "post", "/api/decode", {"json": {"code": [0, 0, 0, -1e30]}}, 400, "too large"),
+    ("code-short", "vae", "post", "/api/decode", {"json": {"code": [0.0]}}, 400, "send exactly 4"),
+    ("code-empty", "vae", "post", "/api/decode", {"json": {"code": []}}, 422, "code"),
+    ("code-5000-long", "vae", "post", "/api/decode", {"json": {"code": [0.0] * 5000}}, 422, "code"),
+    ("code-nested", "vae", "post", "/api/decode", {"json": {"code": [[0.0], 0, 0, 0]}}, 422, "code[0]"),
+    ("code-strings", "vae", "post", "/api/decode", {"json": {"code": ["0", "0", "0", "0"]}}, 422, "code[0]"),
+    ("code-null", "vae", "post", "/api/decode", {"json": {"code": None}}, 422, "code"),
+    ("code-label-unconditional", "vae", "post", "/api/decode", {"json": {"code": [0] * 4, "label": 3}}, 400, "not conditional"),
+    ("code-label-99", "cgan", "post", "/api/decode", {"json": {"code": [0.0], "label": 99}}, 400, "classes 0-9"),
+    ("example-negative", "vae", "get", "/api/example/-1", {}, 400, "out of range"),
+    ("example-1e30", "vae", "get", "/api/example/" + "9" * 30, {}, 400, "9e29"),
+    ("example-5000-digits", "vae", "get", "/api/example/" + "9" * 5000, {}, None, ""),
+    ("example-text", "vae", "get", "/api/example/abc", {}, 422, "index"),
+    ("example-fraction", "vae", "get", "/api/example/1.5", {}, 422, "index"),
+    ("interpolate-first-1e30", "vae", "post", "/api/interpolate", {"json": {"first": 10**30, "second": 0}}, 400, "first 1e30"),
+    ("interpolate-second-negative", "vae", "post", "/api/interpolate", {"json": {"first": 0, "second": -1}}, 400, "second"),
+    ("interpolate-steps-1", "vae", "post", "/api/interpolate", {"json": {"first": 0, "second": 1, "steps": 1}}, 422, "steps"),
+    ("interpolate-steps-1e30", "vae", "post", "/api/interpolate", {"json": {"first": 0, "second": 1, "steps": 10**30}}, 422, "steps"),
+    ("interpolate-steps-string", "vae", "post", "/api/interpolate", {"json": {"first": 0, "second": 1, "steps": "9"}}, 422, "steps"),
+    ("interpolate-without-encoder", "cgan", "post", "/api/interpolate", {"json": {"first": 0, "second": 1}}, 400, "no latent map"),
+    ("upload-empty", "vae", "post", "/api/analyze", upload(b""), 400, "not a readable"),
+    ("upload-pdf", "vae", "post", "/api/analyze", upload(b"%PDF-1.4", "application/pdf"), 415, "image/png"),
+    ("upload-no-type", "vae", "post", "/api/analyze", {"content": b"\x89PNG"}, 415, "image/png"),
+    ("upload-gif", "vae", "post", "/api/analyze", lambda: upload(gif_bytes()), 400, "not accepted"),
+    ("upload-truncated", "vae", "post", "/api/analyze", lambda: upload(png_bytes(np.eye(64, dtype=np.uint8))[:60]), 400, "readable"),
+    ("upload-bomb-header", "vae", "post", "/api/analyze", lambda: upload(png_header(20_000, 20_000)), 400, "pixels"),
+    ("upload-4100x4100", "vae", "post", "/api/analyze", lambda: upload(png_bytes(np.zeros((4100, 4100), np.uint8))), 400, "4100x4100"),
+    ("upload-over-2mb", "vae", "post", "/api/analyze", upload(b"\0" * (MAX_UPLOAD_BYTES + 1)), 413, "2 MB"),
+    ("upload-bad-length", "vae", "post", "/api/analyze",
+     {"content": b"xx", "headers": {"content-type": "image/png", "content-length": "abc"}}, 400, "Content-Length"),
+    ("upload-without-encoder", "cgan", "post", "/api/analyze", lambda: upload(png_bytes(np.zeros((8, 8), np.uint8))), 400, "no encoder"),
+    ("unknown-path", "vae", "get", "/api/nothing", {}, 404, "/api/nothing"),
+    ("wrong-method", "vae", "post", "/api/info", {}, 405, "POST"),
+]
+
+
+@pytest.mark.parametrize("model, method, path, request_, status, words", [case[1:] for case in HOSTILE],
+                         ids=[case[0] for case in HOSTILE])
+def test_hostile_requests_get_a_one_line_4xx(client, cgan_client, model, method, path, request_, status, words):
+    chosen = client if model == "vae" else cgan_client
+    response = getattr(chosen, method)(path, **(request_() if callable(request_) else request_))
+    assert_refused(response, status, words)
+
+
+def test_pillows_decompression_bomb_warning_is_a_4xx_too(client):
+    # 10000x10000 is past Pillow's warning size; where warnings are errors, open() raises it
+    bomb = upload(png_header(10_000, 10_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        assert_refused(client.post("/api/analyze", **bomb), 400, "pixels")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        assert_refused(client.post("/api/analyze", **bomb), 400, "pixels")
+
+
+def test_values_at_the_limits_are_accepted(client, cgan_client):
+    assert client.post("/api/sample", json={"count": 64, "seed": 2**63 - 1}).status_code == 200
+    assert cgan_client.post("/api/sample", json={"count": 1, "label": 9}).status_code == 200
+    mapped = client.get("/api/map").json()["points"]
+    far = max(mapped, key=lambda point: abs(point[0]))  # the page lets one click a little past the outermost point
+    assert client.post("/api/map/decode", json={"x": far[0] * 1.1, "y": far[1]}).status_code == 200
+    assert client.post("/api/decode", json={"code": [1, 0, 0, 0]}).status_code == 200  # ints are numbers
+    assert client.post("/api/interpolate", json={"first": 0, "second": 358, "steps": 32}).status_code == 200
+
+
+def test_fuzzed_json_bodies_never_fail_the_server(client, cgan_client):
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.integers(-(10**40), 10**40) | st.floats(allow_subnormal=False) | st.text(max_size=6)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                          max_leaves=8)
+    numbers = st.floats(allow_subnormal=False) | st.integers(-(10**30), 10**30) | st.floats(-5, 5, allow_subnormal=False)
+    fields = {"/api/sample": {"count": st.integers(-2, 70) | values, "seed": st.integers() | values, "label": st.integers(-2, 12) | values},
+              "/api/map/decode": {"x": numbers | values, "y": numbers | values},
+              "/api/decode": {"code": st.lists(numbers, max_size=6) | values, "label": st.integers(-2, 12) | values},
+              "/api/interpolate": {"first": st.integers(-2, 400) | values, "second": st.integers() | values,
+                                   "steps": st.integers(0, 40) | values}}
+    bodies = st.sampled_from(sorted(fields)).flatmap(
+        lambda path: st.tuples(st.just(path), st.fixed_dictionaries({}, optional=fields[path]) | values))
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(bodies, st.booleans())
+    def check(request, conditional):
+        path, body = request
+        response = (cgan_client if conditional else client).post(path, **raw_json(json.dumps(body)))
+        if response.status_code != 200:
+            assert_refused(response)
+
+    check()
+
+
+def test_fuzzed_uploads_and_indices_never_fail_the_server(client):
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    picture = (np.random.default_rng(1).random((24, 24)) * 255).astype(np.uint8)
+    jpeg = io.BytesIO()
+    Image.fromarray(picture).convert("RGB").save(jpeg, format="JPEG")
+    originals = [png_bytes(picture), jpeg.getvalue()]
+
+    @settings(max_examples=50, deadline=None, database=None)
+    @given(st.sampled_from(originals), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+           st.integers(0, 10**6), st.text(max_size=12))
+    def check(original, changes, cut, index):
+        damaged = bytearray(original)
+        for position, value in changes:
+            damaged[position % len(damaged)] = value
+        damaged = bytes(damaged[: len(damaged) - cut % 16])
+        response = client.post("/api/analyze", **upload(damaged))
+        if response.status_code != 200:
+            assert_refused(response)
+        response = client.get(f"/api/example/{quote(index, safe='')}")
+        if response.status_code != 200:
+            assert_refused(response)
+
+    check()
+
+
+# ---- load: model work queues on one worker, the page stays responsive -------------------
+
+
+def test_a_full_queue_answers_503_and_cheap_requests_still_pass(runs):
+    app = create_app(runs / "vae", queue_limit=2)
+    explorer, worker = app.state.explorer, app.state.worker
+    release = threading.Event()
+    sample = explorer.sample
+
+    def held_sample(*args):
+        release.wait(20)
+        return sample(*args)
+
+    explorer.sample = held_sample
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(client.post, "/api/sample", json={"count": 1}) for _ in range(2)]
+        deadline = time.time() + 20
+        while worker.admitted < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        try:
+            busy = client.post("/api/sample", json={"count": 1})
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert "busy" in busy.json()["error"] and "retry" in busy.json()["error"]
+            assert client.get("/api/info").status_code == 200
+        finally:
+            release.set()
+        assert [future.result().status_code for future in waiting] == [200, 200]
+    assert worker.admitted == 0
+
+
+def test_concurrent_requests_with_one_seed_give_one_image(client):
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: client.post("/api/sample", json={"count": 9, "seed": 11}), range(4)))
+    assert len({response.json()["image"] for response in responses}) == 1
+
+
+def test_info_stays_fast_while_large_uploads_are_analysed(server):
+    import httpx
+
+    side = 4096
+    ramp = (np.add.outer(np.arange(side), 3 * np.arange(side)) % 251).astype(np.uint8)
+    # 4096x4096 RGBA in about 330 KB, as a large drawing would come: decoding, compositing
+    # and resizing it takes about half a second
+    large = png_bytes(np.stack([ramp, ramp.T, ramp[:, ::-1], ramp], axis=-1))
+
+    def analyse(_):
+        with httpx.Client(base_url=server, timeout=60) as session:
+            return session.post("api/analyze", content=large, headers={"content-type": "image/png"})
+
+    # /api/info is asked every 50 ms whether or not the last answer came (timed from the asking),
+    # so a blocked server shows in every answer it holds back, not only in the first
+    asked = []
+    with httpx.Client(base_url=server, timeout=30, limits=httpx.Limits(max_connections=32)) as session, \
+            ThreadPoolExecutor(6) as senders, ThreadPoolExecutor(32) as askers:
+        session.get("api/info")
+
+        def ask(since: float):
+            return session.get("api/info").status_code, time.perf_counter() - since
+
+        uploads = [senders.submit(analyse, i) for i in range(6)]
+        while not all(job.done() for job in uploads):
+            asked.append(askers.submit(ask, time.perf_counter()))
+            time.sleep(0.05)
+        answers = [job.result() for job in asked]
+    assert [job.result().status_code for job in uploads] == [200] * 6
+    latencies = [seconds for _, seconds in answers]
+    assert {status for status, _ in answers} == {200} and len(latencies) >= 10, answers  # asked while the uploads ran
+    assert statistics.median(latencies) < 0.1 and max(latencies) < 2.0, sorted(latencies)
+
+
+def test_a_busy_port_is_one_line_and_exit_2(runs, cli, capsys, monkeypatch):
+    import httpx
+    import uvicorn
+
+    started = []
+
+    class RecordedServer(uvicorn.Server):
+        def __init__(self, config):
+            super().__init__(config)
+            started.append(self)
+
+    monkeypatch.setattr(uvicorn, "Server", RecordedServer)
+    port = free_port()
+    thread = threading.Thread(target=serve, args=(runs / "vae",), kwargs={"port": port}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not (started and started[0].started) and time.time() < deadline:
+            time.sleep(0.05)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/info", timeout=10).json()["model"] == "vae"
+        capsys.readouterr()  # the first server's own start-up line
+        code, _, err = cli("serve", runs / "vae", "--port", port)
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"port {port} on 127.0.0.1 is in use; pass --port N or stop the other server" in err
+    finally:
+        if started:
+            started[0].should_exit = True
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
 # ---- the page in a real browser ----------------------------------------------------------
 
 
@@ -118,9 +428,7 @@ def test_serve_refuses_a_vector_model_and_a_bad_port(tmp_path, cli, runs):
 def server(runs):
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(create_app(runs / "vae"), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

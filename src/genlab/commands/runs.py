@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from genlab.commands.common import (
@@ -97,6 +96,4 @@ def run_compare(args) -> None:
 def run_serve(args) -> None:
     if not 0 < args.port < 65536:
         raise GenlabError(f"--port must be between 1 and 65535 (got {args.port})")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"note: listening on {args.host}: other machines that reach it can use the explorer", file=sys.stderr)
     lazy("genlab.serve.app").serve(args.run, args.host, args.port, device=args.device)

@@ -13,16 +13,25 @@ The page (static/index.html, no outside resources) talks to a small JSON API:
 
 Uploads are read by Pillow only (PNG or JPEG, at most MAX_UPLOAD_BYTES); nothing that
 arrives is unpickled or evaluated. Images travel as PNG data URLs.
+
+Every number received is checked before it reaches the model (types, ranges, finiteness,
+the model's classes, code length and size, the map's extent); a refusal is a 4xx with
+`{"error": "<one line>"}`. Model work runs on one worker thread behind a bounded queue
+(worker.py), so /api/info answers at once while images are scored; a full queue is a 503.
 """
 
 
 # no `from __future__ import annotations`: FastAPI reads the request models of the
 # routes below from their annotations, which must stay objects, not strings
 import base64
+import contextlib
+import errno
 import io
 import logging
+import socket
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -39,15 +48,25 @@ from genlab.images import save_image_grid
 from genlab.models.inference import encode_all
 from genlab.models.latent import to_unit_range
 from genlab.models.units import to_model_space
+from genlab.serve.guards import BodyLimit, shown, validation_message
+from genlab.serve.worker import ExplorerBusy, ModelWorker
 
 logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_JSON_BYTES = 256 * 1024  # a code of 4096 numbers is about 100 KB of JSON
 MAX_PIXELS = 4096 * 4096
+MAX_SAMPLES = 64
+MAX_STEPS = 32
+MAX_SEED = 2**63 - 1
+MAX_CODE_LENGTH = 4096
+QUEUE_LIMIT = 8  # model requests running or waiting; more are answered 503
+CODE_LIMIT_FLOOR = 10.0  # |z| a code may reach even when the test codes are small (or absent, as for a GAN)
 ACCEPTED_TYPES = {"PNG", "JPEG"}
 MAP_POINTS = 2000
 CALIBRATION_IMAGES = 500
 STATIC = Path(__file__).parent / "static"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Explorer:
@@ -62,9 +81,12 @@ class Explorer:
         self.model.require("samples", "be explored")
         self.has_encoder = capabilities.label_free_codes
         self.test_x, self.test_y = self._test_split()
-        self.codes = self.map_points = self.map_axes = self.detector = None
+        self.codes = self.map_points = self.map_axes = self.map_extent = self.detector = None
         if self.has_encoder and self.test_x is not None:
             self._prepare_encoder_views()
+        # sliders reach 3 standard deviations past a test code, so 4x the largest |z| covers them
+        largest = float(self.codes.abs().max()) if self.codes is not None and len(self.codes) else 0.0
+        self.code_limit = float(f"{max(CODE_LIMIT_FLOOR, 4 * largest):.2g}")
 
     # ---- set-up ------------------------------------------------------------------------
 
@@ -83,6 +105,10 @@ class Explorer:
             _, _, directions = torch.linalg.svd(self.codes - self.code_mean, full_matrices=False)
             self.map_axes = directions[:2].T  # (D, 2)
         self.map_points = (self.codes - self.code_mean) @ self.map_axes  # (N, 2)
+        low, high = self.map_points.min(0).values, self.map_points.max(0).values
+        # the page pads the map and widens a flat axis by 1: accept a margin of the span (at least 1)
+        margin = torch.clamp(high - low, min=1.0)
+        self.map_extent = torch.stack([low - margin, high + margin], 1).tolist()  # [[x0, x1], [y0, y1]]
         calibration = self.test_x[:CALIBRATION_IMAGES]
         score = "elbo" if self.model.capabilities.likelihood else "reconstruction"
         self.detector = AnomalyDetector(model=self.model.model_name, score=score, contamination=0.05)
@@ -101,6 +127,11 @@ class Explorer:
                 "is_dae": self.model.capabilities.denoiser}
 
     def sample(self, count: int, seed: int, label: int | None) -> str:
+        if not 1 <= count <= MAX_SAMPLES:
+            raise GenlabError(f"count {shown(count)} is out of range: ask for 1 to {MAX_SAMPLES} samples")
+        if not 0 <= seed <= MAX_SEED:
+            raise GenlabError(f"seed {shown(seed)} is out of range: use 0 to 2**63-1")
+        self._check_label(label)
         generator = torch.Generator().manual_seed(seed)
         labels = torch.full((count,), label) if label is not None else None
         return grid_url(self.model, self.model.sample(count, generator, labels), columns=int(np.ceil(np.sqrt(count))))
@@ -113,14 +144,17 @@ class Explorer:
 
     def decode_point(self, x: float, y: float) -> dict:
         self._need_map()
+        for name, value, (low, high) in (("x", x, self.map_extent[0]), ("y", y, self.map_extent[1])):
+            if not low <= value <= high:  # NaN fails this too
+                raise GenlabError(f"{name} {shown(value)} is outside the map; pick {name} between {low:.3g} and {high:.3g}")
         code = self.code_mean + self.map_axes @ torch.tensor([x, y], dtype=torch.float32)
-        return {"image": self.decode_url(code), "code": code.tolist()}
+        # the extent bounds the code already; the code limit below is for codes typed in by hand
+        return {"image": self._decode_image(code.reshape(1, -1)), "code": code.tolist()}
 
     def example(self, index: int) -> dict:
         if self.test_x is None:
             raise GenlabError("the test data of this run is not available here")
-        if not 0 <= index < len(self.test_x):
-            raise GenlabError(f"index must be between 0 and {len(self.test_x) - 1}")
+        self._check_index("index", index, len(self.test_x))
         result = {"image": image_url(self.model, self.test_x[index])}
         if self.codes is not None:
             result["code"] = self.codes[index].tolist()
@@ -130,18 +164,30 @@ class Explorer:
         return result
 
     def decode_url(self, code, label: int | None = None) -> str:
-        z = torch.as_tensor(code, dtype=torch.float32).reshape(1, -1)
-        if z.shape[1] != self.model.config.latent_dim:
-            raise GenlabError(f"a code has {self.model.config.latent_dim} numbers (got {z.shape[1]})")
+        self._check_label(label)
+        z = torch.as_tensor(code, dtype=torch.float64).reshape(1, -1)  # float64: 1e308 is not inf yet
+        length = self.model.config.latent_dim
+        if z.shape[1] != length:
+            raise GenlabError(f"a code has {length} numbers for this model (got {z.shape[1]}); send exactly {length}")
+        if not torch.isfinite(z).all():
+            raise GenlabError("a code holds NaN or infinity; send finite numbers")
+        largest = float(z.abs().max())
+        if largest > self.code_limit:
+            raise GenlabError(f"code value {largest:.3g} is too large: this model's codes stay within "
+                              f"-{self.code_limit:g}..{self.code_limit:g}")
+        return self._decode_image(z.float(), label)
+
+    def _decode_image(self, z: torch.Tensor, label: int | None = None) -> str:
         labels = torch.tensor([label]) if label is not None else None
         with torch.no_grad():
             return image_url(self.model, self.model.decode(z, labels)[0])
 
     def interpolate(self, first: int, second: int, steps: int) -> str:
         self._need_map()
-        for index in (first, second):
-            if not 0 <= index < len(self.codes):
-                raise GenlabError(f"index must be between 0 and {len(self.codes) - 1}")
+        self._check_index("first", first, len(self.codes))
+        self._check_index("second", second, len(self.codes))
+        if not 2 <= steps <= MAX_STEPS:
+            raise GenlabError(f"steps {shown(steps)} is out of range: use 2 to {MAX_STEPS}")
         codes = interpolation_codes(self.codes[first], self.codes[second], steps)
         with torch.no_grad():
             return grid_url(self.model, self.model.decode(codes), columns=steps)
@@ -165,15 +211,16 @@ class Explorer:
                 "percentile": round(float((reference < score).mean() * 100), 1)}
 
     def _read_upload(self, data: bytes) -> torch.Tensor:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses larger images before decoding them
         if len(data) > MAX_UPLOAD_BYTES:
             raise GenlabError(f"the image is {len(data) / 1e6:.1f} MB; at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB are accepted")
         try:
+            # open() reads the header only; the pixel count is checked before anything is decoded
             with Image.open(io.BytesIO(data)) as picture:
                 if picture.format not in ACCEPTED_TYPES:
                     raise GenlabError(f"{picture.format} images are not accepted; send PNG or JPEG")
                 if picture.width * picture.height > MAX_PIXELS:
-                    raise GenlabError("the image has too many pixels; send one of at most 4096x4096")
+                    raise GenlabError(f"the image has {picture.width}x{picture.height} pixels; "
+                                      f"send one of at most {MAX_PIXELS} pixels (4096x4096)")
                 channels, height, width = self.model.config.data_shape
                 picture = picture.convert("RGBA") if picture.mode in ("P", "LA") else picture
                 if picture.mode == "RGBA":  # drawn strokes on a transparent canvas: composite onto black
@@ -181,11 +228,33 @@ class Explorer:
                     picture = Image.alpha_composite(background, picture)
                 picture = picture.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.LANCZOS)
                 array = np.asarray(picture, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-            raise GenlabError(f"not a readable PNG or JPEG image ({error})") from None
+        except GenlabError:
+            raise  # already one line (it is a ValueError too, so it must pass the clause below untouched)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own guard on header sizes (a warning, or an error where warnings are errors)
+            raise GenlabError(f"the image declares too many pixels; send one of at most {MAX_PIXELS} pixels (4096x4096)") from None
+        except UnidentifiedImageError:
+            raise GenlabError("the upload is not a readable PNG or JPEG image; send the image file itself") from None
+        except (OSError, ValueError, SyntaxError, EOFError) as error:
+            raise GenlabError(f"the upload is not a readable PNG or JPEG image ({error}); send a complete image file") from None
 
         stored = array[None, None] if channels == 1 else array.transpose(2, 0, 1)[None]
         return to_model_space(self.model, stored, "upload")
+
+    def _check_label(self, label: int | None) -> None:
+        if label is None:
+            return
+        if not self.model.conditional:
+            raise GenlabError(f"label {shown(label)} was sent but this {self.model.model_name} is not conditional; "
+                              "leave label out, or serve a conditional model (cvae, cgan)")
+        classes = self.model.config.num_classes
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < classes:
+            raise GenlabError(f"label {shown(label)} is out of range: this model has classes 0-{classes - 1}")
+
+    @staticmethod
+    def _check_index(name: str, index: int, count: int) -> None:
+        if not 0 <= index < count:
+            raise GenlabError(f"{name} {shown(index)} is out of range: this run has test images 0-{count - 1}")
 
     def _need_map(self) -> None:
         if self.map_points is None:
@@ -207,97 +276,171 @@ def _png_url(write) -> str:
         return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def create_app(run: str | Path, device: str = "cpu"):
-    """The FastAPI application serving `run`."""
+def create_app(run: str | Path, device: str = "cpu", queue_limit: int = QUEUE_LIMIT):
+    """The FastAPI application serving `run`; at most `queue_limit` model requests wait at once."""
     # FastAPI comes with the optional serve extra: imported only when the explorer starts
     try:
         from fastapi import FastAPI, HTTPException, Request
+        from fastapi.exceptions import RequestValidationError
         from fastapi.responses import FileResponse, JSONResponse
-        from pydantic import BaseModel, Field
+        from pydantic import BaseModel, ConfigDict, Field
+        from starlette.exceptions import HTTPException as StarletteHTTPException
     except ImportError:
         raise GenlabError("genlab serve needs FastAPI and uvicorn: pip install 'genlab[serve]'") from None
 
     explorer = Explorer(run, device)
-    app = FastAPI(title="genlab explorer", docs_url=None, redoc_url=None, openapi_url=None)
+    worker = ModelWorker(queue_limit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        worker.close()
+
+    app = FastAPI(title="genlab explorer", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.explorer, app.state.worker = explorer, worker
+    app.add_middleware(BodyLimit, limits={"/api/analyze": (MAX_UPLOAD_BYTES, "send a smaller PNG or JPEG")},
+                       default=(MAX_JSON_BYTES, "send a smaller JSON body"))
+
+    # strict: "3" or true is not a number, and a misspelt field is refused rather than ignored
+    strict = ConfigDict(strict=True, extra="forbid")
+    Finite = Annotated[float, Field(allow_inf_nan=False)]
 
     class SampleRequest(BaseModel):
-        count: int = Field(16, ge=1, le=64)
-        seed: int = Field(0, ge=0, le=2**31 - 1)
+        model_config = strict
+        count: int = Field(16, ge=1, le=MAX_SAMPLES)
+        seed: int = Field(0, ge=0, le=MAX_SEED)
         label: int | None = None
 
     class PointRequest(BaseModel):
-        x: float
-        y: float
+        model_config = strict
+        x: Finite
+        y: Finite
 
     class CodeRequest(BaseModel):
-        code: list[float] = Field(max_length=4096)
+        model_config = strict
+        code: list[Finite] = Field(min_length=1, max_length=MAX_CODE_LENGTH)
         label: int | None = None
 
     class InterpolateRequest(BaseModel):
+        model_config = strict
         first: int
         second: int
-        steps: int = Field(10, ge=2, le=32)
+        steps: int = Field(10, ge=2, le=MAX_STEPS)
+
+    def refusal(status: int, message: str, headers: dict | None = None):
+        return JSONResponse(status_code=status, content={"error": " ".join(message.split())}, headers=headers)
 
     @app.exception_handler(GenlabError)
     async def user_error(_request, error: GenlabError):
-        return JSONResponse(status_code=400, content={"error": str(error)})
+        return refusal(400, str(error))
+
+    @app.exception_handler(ExplorerBusy)
+    async def busy(_request, error: ExplorerBusy):
+        return refusal(503, str(error), headers={"Retry-After": "1"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, error: RequestValidationError):
+        return refusal(422, validation_message(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, error: StarletteHTTPException):
+        if error.status_code == 404:
+            message = f"there is no {request.url.path} here; the explorer's API is under /api/ (info, sample, map, ...)"
+        elif error.status_code == 405:
+            message = f"{request.method} is not accepted by {request.url.path}"
+        else:
+            message = str(error.detail)
+        return refusal(error.status_code, message, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def failure(_request, error: Exception):
+        logger.exception("the explorer failed on a request")
+        return refusal(500, f"internal error ({type(error).__name__}); the server log has the details")
 
     @app.get("/")
     def index():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    # cheap answers from precomputed values: on the event loop, never queued behind model work
     @app.get("/api/info")
-    def info():
+    async def info():
         return explorer.info()
 
-    @app.post("/api/sample")
-    def sample(request: SampleRequest):
-        return {"image": explorer.sample(request.count, request.seed, request.label)}
-
     @app.get("/api/map")
-    def latent_map():
+    async def latent_map():
         return explorer.latent_map()
 
+    @app.post("/api/sample")
+    async def sample(request: SampleRequest):
+        return {"image": await worker.run(explorer.sample, request.count, request.seed, request.label)}
+
     @app.post("/api/map/decode")
-    def decode_point(request: PointRequest):
-        return explorer.decode_point(request.x, request.y)
+    async def decode_point(request: PointRequest):
+        return await worker.run(explorer.decode_point, request.x, request.y)
 
     @app.get("/api/example/{index}")
-    def example(index: int):
-        return explorer.example(index)
+    async def example(index: int):
+        return await worker.run(explorer.example, index)
 
     @app.post("/api/decode")
-    def decode(request: CodeRequest):
-        return {"image": explorer.decode_url(request.code, request.label)}
+    async def decode(request: CodeRequest):
+        return {"image": await worker.run(explorer.decode_url, request.code, request.label)}
 
     @app.post("/api/interpolate")
-    def interpolate(request: InterpolateRequest):
-        return {"image": explorer.interpolate(request.first, request.second, request.steps)}
+    async def interpolate(request: InterpolateRequest):
+        return {"image": await worker.run(explorer.interpolate, request.first, request.second, request.steps)}
 
     @app.post("/api/analyze")
     async def analyze(request: Request):
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > MAX_UPLOAD_BYTES:
-            raise HTTPException(413, f"upload too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         kind = request.headers.get("content-type", "").split(";")[0].strip()
         if kind not in ("image/png", "image/jpeg"):
             raise HTTPException(415, f"send the image itself as image/png or image/jpeg (got {kind or 'nothing'})")
-        body = bytearray()
-        async for chunk in request.stream():  # stops reading past the limit whatever the header said
-            body += chunk
-            if len(body) > MAX_UPLOAD_BYTES:
-                raise HTTPException(413, f"upload too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-        return explorer.analyze(bytes(body))
+        # BodyLimit has already refused anything over MAX_UPLOAD_BYTES
+        return await worker.run(explorer.analyze, await request.body())
 
     return app
 
 
-def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu") -> None:
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a one-line GenlabError saying why it cannot be."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError):
+        raise GenlabError(f"--host {host} is not an address this machine can resolve; pass an IP such as 127.0.0.1") from None
+    listener = socket.socket(family, kind, protocol)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart may reuse the port at once
+    try:
+        listener.bind(address)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise GenlabError(f"port {port} on {host} is in use; pass --port N or stop the other server") from None
+        if error.errno == errno.EACCES:
+            raise GenlabError(f"port {port} on {host} needs privileges this user lacks; pass --port 1024 or above") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise GenlabError(f"{host} is not an address of this machine; pass --host 127.0.0.1 or one of its own") from None
+        raise GenlabError(f"cannot listen on {host} port {port} ({error.strerror}); pass another --host or --port") from None
+    return listener
+
+
+def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu",
+          queue_limit: int = QUEUE_LIMIT) -> None:
     try:
         import uvicorn  # the optional serve extra, as above
     except ImportError:
         raise GenlabError("genlab serve needs FastAPI and uvicorn: pip install 'genlab[serve]'") from None
 
-    app = create_app(run, device)
-    logger.info(f"genlab explorer for {run} on http://{host}:{port}/ (Ctrl+C stops it)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # the port is taken first: a busy one is reported before the model loads, and cannot be lost after
+    listener = listening_socket(host, port)
+    if host not in LOOPBACK:
+        logger.warning(f"note: listening on {host}: other machines that reach it can use the explorer")
+    try:
+        app = create_app(run, device, queue_limit)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        logger.info(f"genlab explorer for {run} on http://{host}:{port}/ (Ctrl+C stops it)")
+        server.run(sockets=[listener])
+    finally:
+        listener.close()
+    if not server.started:
+        raise GenlabError(f"the explorer could not start on {host} port {port}; the lines above say why")
