@@ -27,6 +27,7 @@ from genlab.training.checkpoint import load_checkpoint
 from genlab.training.curves import plot_training_curves
 from genlab.training.distributed import Distributed, init_distributed, resolve_device
 from genlab.training.monitors import ClassBalanceMonitor
+from genlab.training.resume_check import check_unchanged
 from genlab.training.trainer import Monitor, Trainer
 
 logger = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ def resume_settings(tree: dict) -> dict:
 def _refuse_changed_settings(run: RunDirectory, tree: dict) -> None:
     if run.checkpoint_path.is_file():
         recorded = load_checkpoint(run.checkpoint_path).get("settings")
-        Trainer.check_settings(recorded, resume_settings(tree))
+        check_unchanged(recorded, resume_settings(tree))
 
 
 def _recorded_networks(run: RunDirectory) -> dict:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -39,6 +39,7 @@ from genlab.training.distributed import Distributed, resolve_device, resolve_pre
 from genlab.training.metrics import MetricsLog
 from genlab.training.numerics import flush_denormals
 from genlab.training.optim import build_optimizer, build_scheduler
+from genlab.training.resume_check import check_unchanged
 from genlab.version import __version__
 
 EVAL_SEED_OFFSET = 7919  # validation noise is seeded apart from the training stream
@@ -374,21 +375,7 @@ class Trainer:
 
     def _check_settings(self, recorded: dict | None) -> None:
         if self.settings is not None:
-            self.check_settings(recorded, self.settings)
-
-    @staticmethod
-    def check_settings(recorded: dict | None, settings: dict) -> None:
-        """Refuse to continue a run whose model, data or seed changed since its checkpoint (however edited)."""
-        if recorded is None:
-            return  # a checkpoint from before settings were recorded
-        changed = first_difference(recorded, json.loads(json.dumps(settings)))
-        if changed is not None:
-            key, before, now = changed
-            if key.startswith("data.fingerprint"):
-                raise GenlabError("this run was trained on other data than it is given now (its recorded fingerprint "
-                                  "differs); resume it on the data it was trained on, or start a new run")
-            raise GenlabError(f"this run was trained with {key}={_short(before)} and is now given {key}={_short(now)}; "
-                              "a resumed run keeps its model, data and seed: restore its config.yaml, or start a new run")
+            check_unchanged(recorded, self.settings)
 
     # ---- messages ------------------------------------------------------------------
 
@@ -405,19 +392,3 @@ class Trainer:
         if self.out_of_time:
             parts.append(f"(stopped: train.max_minutes={self.config.max_minutes} reached)")
         self._say("  ".join(parts))
-
-
-def first_difference(before: Any, now: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
-    """The first dotted key where two config trees differ, with both values; None when they agree."""
-    if isinstance(before, dict) and isinstance(now, dict):
-        for key in sorted(set(before) | set(now), key=str):
-            found = first_difference(before.get(key), now.get(key), f"{prefix}{key}.")
-            if found is not None:
-                return found
-        return None
-    return None if before == now else (prefix.rstrip("."), before, now)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
