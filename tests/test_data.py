@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from genlab.data import BatchLoader, load_dataset
 from genlab.data.config import DataConfig
 from genlab.data.corruption import corrupt
 from genlab.data.preprocessing import Preprocessing, fit_preprocessing
-from genlab.data.readers import read_cifar_records
+from genlab.data.readers import read_array_file, read_cifar_records
 from genlab.errors import GenlabError
 
 
@@ -150,3 +152,101 @@ def test_noise_hits_the_requested_fraction():
     assert ((masked == 0).float().mean() - 0.3).abs() < 0.01
     noisy = corrupt(x, "gaussian", 0.1, "unit")
     assert abs(float((noisy - x).std()) - 0.1) < 0.005 and noisy.min() >= 0 and noisy.max() <= 1
+
+
+# ---- hostile and degenerate data ---------------------------------------------------------
+
+def test_too_small_data_names_the_minimum_and_fractions_of_zero_still_train_on_it(tmp_path):
+    np.save(tmp_path / "one.npy", np.ones((1, 3), np.float32))
+    with pytest.raises(GenlabError, match="1 sample is too few for a test split of 0.2 .* at least 3 are needed"):
+        load_dataset(str(tmp_path / "one.npy"))
+    np.save(tmp_path / "two.npy", np.ones((2, 3), np.float32))
+    with pytest.raises(GenlabError, match="val split of 0.1 .* at least 3 are needed; .* data.val_fraction=0"):
+        load_dataset(str(tmp_path / "two.npy"))
+    data = load_dataset(DataConfig(name=str(tmp_path / "one.npy"), test_fraction=0.0, val_fraction=0.0))
+    assert (len(data.train), len(data.val), len(data.test)) == (1, 0, 0)
+    three = load_dataset("in-memory", source=np.ones((3, 3), np.float32))
+    assert (len(three.train), len(three.val), len(three.test)) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("shape", [(20, 0), (20, 0, 5), (20, 3, 0, 4)])
+def test_samples_without_values_are_refused(tmp_path, shape):
+    np.save(tmp_path / "x.npy", np.zeros(shape, np.float32))
+    with pytest.raises(GenlabError, match="hold no values"):
+        load_dataset(str(tmp_path / "x.npy"))
+    with pytest.raises(GenlabError, match="hold no values"):
+        load_dataset("in-memory", source=np.zeros(shape, np.float32))
+
+
+def test_npz_text_test_labels_are_numbered_like_the_training_labels(tmp_path):
+    x = np.ones((20, 3), np.float32)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=np.array(list("ab") * 10), x_test=x[:4], y_test=np.array(["b"] * 4))
+    data = load_dataset(DataConfig(name=str(tmp_path / "d.npz"), val_fraction=0.0))
+    assert data.class_names == ["a", "b"] and data.test.y.tolist() == [1, 1, 1, 1]
+    np.savez(tmp_path / "e.npz", x_train=x, y_train=np.array(list("ab") * 10), x_test=x[:4], y_test=np.array(["c"] * 4))
+    with pytest.raises(GenlabError, match="label 'c' does not occur in the training labels"):
+        load_dataset(str(tmp_path / "e.npz"))
+
+
+def test_csv_labels_are_numbers_only_when_every_one_is(tmp_path):
+    lines = ["a,label"] + [f"{i},{i % 3}" for i in range(1200)] + ["5,cat"]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    data = load_dataset(str(tmp_path / "t.csv"))
+    assert data.class_names == ["0", "1", "2", "cat"]
+    (tmp_path / "ids.csv").write_text("a,label\n" + "".join(f"{i},id{i}\n" for i in range(10_001)))
+    with pytest.raises(GenlabError, match="10,001 distinct labels, more than the 10,000 classes"):
+        load_dataset(str(tmp_path / "ids.csv"))
+
+
+def test_csv_lines_are_bounded_and_numbers_take_little_more_memory_than_the_file(tmp_path):
+    (tmp_path / "line.csv").write_text("1," * (9 << 20) + "1\n")
+    with pytest.raises(GenlabError, match="a line longer than 16,777,216 characters"):
+        load_dataset(str(tmp_path / "line.csv"))
+    (tmp_path / "rows.csv").write_text("".join(f"{i % 97},{i % 89},{i % 83},{i % 79},{i % 73}\n" for i in range(100_000)))
+    size = (tmp_path / "rows.csv").stat().st_size
+    tracemalloc.start()
+    try:
+        raw = read_array_file(tmp_path / "rows.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert raw.x_train.shape == (100_000, 5) and peak < 8 * size, (peak, size)
+
+
+def test_unreadable_images_are_one_line_errors(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x00IHDR")  # Pillow: ValueError
+    with pytest.raises(GenlabError, match="x.png: not a readable image"):
+        load_dataset(str(tmp_path))
+
+
+def test_hostile_data_in_memory_is_refused_or_read_exactly():
+    from torch.utils.data import Dataset as TorchDataset
+
+    class Items(TorchDataset):
+        def __init__(self, length, item):
+            self.length, self.item = length, item
+
+        def __len__(self):
+            return self.length
+
+        def __getitem__(self, index):
+            return self.item(index)
+
+    bf16 = load_dataset("in-memory", source=torch.ones(20, 3, dtype=torch.bfloat16))
+    assert bf16.shape == (3,) and bf16.train.x.dtype == torch.float32
+    cases = [
+        (torch.ones(20, 3).to_sparse(), "dense tensor"),
+        ([[1, 2], [3]], "rows differ in length"),
+        (np.ma.masked_array(np.ones((20, 3)), mask=np.eye(20, 3)), "masked values"),
+        (Items(-1, lambda i: torch.zeros(3)), "no usable length"),
+        (Items(5, lambda i: {}[i]), "has no item 0"),
+        (Items(20, lambda i: (torch.zeros(3), 1.5)), "labels must be whole numbers"),  # once truncated to 1
+        (Items(20, lambda i: (torch.zeros(3), 10**12)), "label 1000000000000 is too large"),
+        (Items(10**12, lambda i: torch.zeros(1000)), "more than this machine's"),
+        ((np.ones((20, 3)), np.full(20, 1e300)), "label 1e+300 is too large"),
+    ]
+    for source, message in cases:
+        with pytest.raises(GenlabError) as caught:
+            load_dataset("in-memory", source=source)
+        assert message in str(caught.value) and len(str(caught.value).splitlines()) == 1

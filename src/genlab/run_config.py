@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genlab.data.config import DataConfig
+from genlab.data.config import DataConfig, check_seed
 from genlab.errors import GenlabError
 from genlab.models.base import get_model_class
 from genlab.settings import (
     SECTIONS,
     build_dataclass,
     check_fields,
+    check_size,
     coerce,
     copy_tree,
     parse_overrides,
     read_config_file,
     set_dotted,
+    shown,
     unknown_key_message,
     user_fields,
 )
@@ -69,10 +71,16 @@ def resolve_run_config(
     epochs: int | None = None,
 ) -> RunConfig:
     """Merge defaults, a config file, explicit arguments and overrides into a checked RunConfig."""
-    tree = read_config_file(config) if isinstance(config, (str, Path)) else copy_tree(config or {})
+    if isinstance(config, (str, Path)):
+        tree = read_config_file(config)
+    elif config is None or isinstance(config, Mapping):
+        check_size(config)
+        tree = copy_tree(config or {})
+    else:
+        raise GenlabError(f"config must be a YAML file or a dict of sections (got a {type(config).__name__})")
     for section in tree:
         if section not in SECTIONS:
-            raise GenlabError(unknown_key_message(str(section), SECTIONS))
+            raise GenlabError(unknown_key_message(shown(section), SECTIONS))
     if model is not None:
         set_dotted(tree, "model.name", model)
     if data is not None:
@@ -82,18 +90,26 @@ def resolve_run_config(
     for key, value in parse_overrides(overrides):
         set_dotted(tree, key, value)
 
+    for section in ("model", "data", "train"):
+        if tree.get(section) is not None and not isinstance(tree[section], Mapping):
+            raise GenlabError(f"'{section}' must be a mapping of settings (got {shown(repr(tree[section]))})")
     model_tree = dict(tree.get("model") or {})
     model_name = model_tree.pop("name", None)
     if model_name is None:
         raise GenlabError("no model given: name one (genlab train vae ...) or set model.name in the config file")
-    model_class = get_model_class(str(model_name))
+    if not isinstance(model_name, str):
+        raise GenlabError(f"model.name must be a model's name such as vae (got {shown(repr(model_name))})")
+    try:
+        model_class = get_model_class(model_name)
+    except GenlabError as error:
+        raise GenlabError(shown(error, 300)) from None  # the name is the user's text
     model_values = check_fields(model_class.config_class, model_tree, "model")
     data_config = build_dataclass(DataConfig, tree.get("data") or {}, "data")
     train_config = build_dataclass(TrainConfig, tree.get("train") or {}, "train")
     data_config.check()
     train_config.check()
-    seed = coerce(tree.get("seed", 0), int, "seed")
-    return RunConfig(str(model_name), model_values, data_config, train_config, seed)
+    seed = check_seed(coerce(tree.get("seed", 0), int, "seed"), "seed")
+    return RunConfig(model_name, model_values, data_config, train_config, seed)
 
 
 def run_config_from_dict(tree: Mapping[str, Any]) -> RunConfig:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from genlab.errors import GenlabError
+from genlab.settings import shown
 
 MISSING_TEXT = {"", "na", "n/a", "nan", "null", "none", "?"}
 
@@ -23,7 +24,7 @@ class Columns:
     def __init__(self, names: list[str], values: list[np.ndarray]):
         if len(set(names)) != len(names):
             repeated = sorted({n for n in names if names.count(n) > 1})
-            raise GenlabError(f"the table has two columns named '{repeated[0]}'; give every column its own name")
+            raise GenlabError(f"the table has two columns named '{shown(repeated[0])}'; give every column its own name")
         lengths = {len(v) for v in values}
         if len(lengths) > 1:
             raise GenlabError("the table's columns differ in length")
@@ -51,13 +52,16 @@ class Columns:
 
         repeated = frame.columns[frame.columns.duplicated()]
         if len(repeated):
-            raise GenlabError(f"the DataFrame has two columns named '{repeated[0]}'; give every column its own name")
+            raise GenlabError(f"the DataFrame has two columns named '{shown(repeated[0])}'; give every column its own name")
         values = []
         for name in frame.columns:
             series = frame[name]
             if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-                raise GenlabError(f"column '{name}' holds dates or times; turn it into numbers (seconds, hour of "
+                raise GenlabError(f"column '{shown(name)}' holds dates or times; turn it into numbers (seconds, hour of "
                                   "day, ...) or remove it")
+            if pd.api.types.is_complex_dtype(series.dtype):
+                raise GenlabError(f"column '{shown(name)}' holds complex numbers; split them into real and imaginary "
+                                  "columns")
             if pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
                 values.append(series.to_numpy(dtype=object))  # kept as True/False, and written back so
             elif pd.api.types.is_numeric_dtype(series.dtype):

@@ -7,6 +7,9 @@ from typing import Literal
 
 from genlab.errors import GenlabError
 
+MAX_SEED = 2**53 - 1  # the largest whole number JSON and YAML readers everywhere hold exactly
+MAX_IMAGE_SIDE = 4096  # data.image_size: pixels per side an image folder may be resized to
+
 
 @dataclass
 class DataConfig:
@@ -27,9 +30,20 @@ class DataConfig:
     fingerprint: dict | None = None
 
     def check(self) -> None:
+        if not self.name:
+            raise GenlabError("data.name is empty; name a dataset, an array file or an image folder")
         if not 0.0 <= self.val_fraction < 1.0:
             raise GenlabError(f"data.val_fraction must be in [0, 1) (got {self.val_fraction})")
         if not 0.0 <= self.test_fraction < 1.0:
             raise GenlabError(f"data.test_fraction must be in [0, 1) (got {self.test_fraction})")
-        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
-            raise GenlabError(f"data.image_size must be [height, width] (got {self.image_size})")
+        check_seed(self.split_seed, "data.split_seed")
+        if self.image_size is not None and (len(self.image_size) != 2 or not all(
+                1 <= side <= MAX_IMAGE_SIDE for side in self.image_size)):
+            raise GenlabError(f"data.image_size must be [height, width], each from 1 to {MAX_IMAGE_SIDE} "
+                              f"(got {str(self.image_size)[:80]})")
+
+
+def check_seed(seed: int, key: str) -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise GenlabError(f"{key} must be a whole number from 0 to 2^53-1 (got {seed})")
+    return seed

@@ -14,11 +14,13 @@ from genlab.data.catalog import NAMED_DATASETS, NamedDataset
 from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
 from genlab.data.download import data_root, fetch_archive, fetch_files, verify_cached
+from genlab.data.limits import MAX_TABLE_INPUTS, check_fits_in_memory, expansion_limit, gigabytes
 from genlab.data.memory import IN_MEMORY, describe, fingerprint, read_in_memory
 from genlab.data.preprocessing import Preprocessing, fit_preprocessing
 from genlab.data.readers import RawArrays, as_labels, read_array_file, read_image_folder
 from genlab.data.tables import TableEncoding
 from genlab.errors import DataUnavailableError, GenlabError
+from genlab.settings import shown
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def load_dataset(
     print_ = fingerprint(raw)
     check_fingerprint(config, print_)
     x_train, y_train = raw.x_train, raw.y_train
+    _check_split_sizes(config, len(x_train), published=raw.x_test is not None)
     if raw.x_test is not None:
         x_test, y_test, test_split = raw.x_test, raw.y_test, "published"
     else:
@@ -138,6 +141,14 @@ def _encode_table(config: DataConfig, table: TableEncoding | None, *parts: Colum
     if table is None:
         table = TableEncoding.fit(parts[0], config.column_types)
         logger.debug(table.summary())
+    rows = sum(len(part) for part in parts)
+    encoded = rows * table.width * 4  # float32
+    if table.width > MAX_TABLE_INPUTS or encoded > expansion_limit(rows * len(table.columns) * 8):
+        widest = max(table.columns, key=lambda column: column.width)
+        raise GenlabError(f"the table's encoding is {table.width:,} model inputs per row ({gigabytes(encoded)} for "
+                          f"{rows:,} rows), {widest.width:,} of them for column '{shown(widest.name)}'; drop columns "
+                          "with many categories, or declare them numeric in data.column_types")
+    check_fits_in_memory(encoded, "the table's encoding")
     return (*(table.encode(part) for part in parts), table)
 
 
@@ -153,16 +164,20 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
         raw = named.read(directory)
         raw.class_names = list(named.class_names)
         return raw
-    path = Path(config.name).expanduser()
-    if path.is_dir():
+    try:
+        path = Path(config.name).expanduser()
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except (OSError, RuntimeError) as error:  # a name too long for a path, a ~user that does not exist
+        raise GenlabError(f"unknown dataset '{shown(config.name)}': not a usable path ({shown(error, 120)})") from None
+    if is_dir:
         return read_image_folder(path, config.image_size)
-    if path.is_file():
+    if is_file:
         raw = read_array_file(path, config.label_column, config.column_types)
         if raw.y_train is not None:
             raw.y_train, _ = as_labels(raw.y_train, len(raw.x_train), path)
         return raw
     raise GenlabError(
-        f"unknown dataset '{config.name}': not a named dataset ({', '.join(NAMED_DATASETS)}) "
+        f"unknown dataset '{shown(config.name)}': not a named dataset ({', '.join(NAMED_DATASETS)}) "
         "nor an existing .npy/.npz/.csv file or image folder"
     )
 
@@ -192,13 +207,46 @@ def ensure_named_dataset(
 
 def _split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded (keep, held-out) partition of range(count), each in ascending order."""
-    held_count = int(round(count * fraction))
-    if fraction > 0 and held_count == 0 and count > 1:
-        held_count = 1
-    if held_count >= count:
+    held_count = _held_count(count, fraction)
+    if held_count >= count or (fraction > 0 and held_count == 0):  # _check_split_sizes said so first
         raise GenlabError(f"{count} samples are too few to hold out a fraction of {fraction}")
     order = np.random.default_rng(seed).permutation(count)
     return np.sort(order[held_count:]), np.sort(order[:held_count])
+
+
+def _held_count(count: int, fraction: float) -> int:
+    """How many of `count` samples a split of `fraction` holds: at least one when the fraction is positive."""
+    held = int(round(count * fraction))
+    return max(held, 1) if fraction > 0 and count > 1 else held
+
+
+def _splits_fit(count: int, config: DataConfig, published: bool) -> str | None:
+    """The split (test or val) that `count` samples are too few for, or None when every split gets samples."""
+    for what, fraction in ((None if published else "test", config.test_fraction), ("val", config.val_fraction)):
+        if what is None or fraction == 0:
+            continue
+        held = _held_count(count, fraction)
+        if held == 0 or held >= count:
+            return what
+        count -= held
+    return None
+
+
+def _check_split_sizes(config: DataConfig, count: int, published: bool) -> None:
+    """Refuse data too small for a non-empty training split and every split asked for, naming the minimum."""
+    short = _splits_fit(count, config, published)
+    if short is None:
+        return
+    low, high = count, max(2 * count, 2)
+    while _splits_fit(high, config, published) is not None:  # holding enough out only gets easier with more data
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if _splits_fit(middle, config, published) is None else (middle, high)
+    fraction = config.test_fraction if short == "test" else config.val_fraction
+    raise GenlabError(f"{count} sample{'s are' if count != 1 else ' is'} too few for a {short} split of "
+                      f"{fraction:g} beside a training split: at least {high} are needed; add samples, or set "
+                      f"data.{short}_fraction=0 to go without a {short} split")
 
 
 def _take(y: np.ndarray | None, indices: np.ndarray) -> np.ndarray | None:

@@ -23,8 +23,11 @@ from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
 from genlab.data.columns import Columns
-from genlab.data.readers import LABEL_COLUMN_NAMES, RawArrays, as_labels, as_samples
+from genlab.data.csvfile import LABEL_COLUMN_NAMES
+from genlab.data.limits import check_fits_in_memory
+from genlab.data.readers import RawArrays, as_labels, as_samples
 from genlab.errors import GenlabError
+from genlab.settings import shown
 
 IN_MEMORY = "in-memory"  # data.name of a run trained on data passed from Python
 
@@ -84,9 +87,9 @@ def _features(data: Any, label_column: str | None) -> RawArrays:
         label = label_column or next((n for n in table.names if n.lower() in LABEL_COLUMN_NAMES), None)
         if label is not None:
             if label not in table.names:
-                raise GenlabError(f"no column '{label}' (columns: {', '.join(table.names[:12])})")
+                raise GenlabError(f"no column '{shown(label)}' (columns: {shown(', '.join(table.names[:12]), 200)})")
             table, labels = table.drop(label)
-            y, names = as_labels(_label_values(labels), len(table), f"column '{label}'")
+            y, names = as_labels(_label_values(labels), len(table), f"column '{shown(label)}'")
         if not table.names:
             raise GenlabError("the DataFrame has no feature columns besides the label")
         if len(table) == 0:
@@ -101,21 +104,41 @@ def _features(data: Any, label_column: str | None) -> RawArrays:
 def to_numpy(data: Any, what: str) -> np.ndarray:
     """A tensor, DataFrame, Series, array or list as a NumPy array (a one-line error for anything else)."""
     if isinstance(data, torch.Tensor):
-        return data.detach().cpu().numpy()
+        return _tensor_to_numpy(data, what)
+    if isinstance(data, np.ma.MaskedArray):
+        if np.ma.getmaskarray(data).any():
+            raise GenlabError(f"{what}: a masked array with masked values; fill them (X.filled(...)) or drop those rows")
+        return np.asarray(data.data)
     if is_frame(data) or hasattr(data, "to_numpy"):
         return data.to_numpy()
     if isinstance(data, np.ndarray):
         return data
     if isinstance(data, (list, range)):
-        return np.asarray(data)
+        try:
+            return np.asarray(data)
+        except (ValueError, TypeError, OverflowError):
+            raise GenlabError(f"{what}: the list's rows differ in length or hold something other than numbers "
+                              "and text; give a NumPy array of one shape") from None
     raise GenlabError(f"{what}: a {type(data).__name__} is not data genlab can read; give a NumPy array, a torch "
                       "tensor, an (X, y) tuple, a pandas DataFrame, a torch Dataset, or a dataset name or file path")
+
+
+def _tensor_to_numpy(tensor: torch.Tensor, what: str) -> np.ndarray:
+    if tensor.layout != torch.strided or tensor.is_meta or tensor.is_quantized:
+        raise GenlabError(f"{what}: a {tensor.layout if tensor.layout != torch.strided else 'meta or quantized'} tensor; "
+                          "give a dense tensor of numbers (tensor.to_dense())")
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()  # numpy has no bfloat16; float32 holds every value exactly
+    try:
+        return tensor.detach().cpu().numpy()
+    except (TypeError, RuntimeError) as error:
+        raise GenlabError(f"{what}: a tensor of {tensor.dtype} cannot become an array ({error}); give numbers") from None
 
 
 def _label_values(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f":
         return values
-    text = np.array(["" if v is None else str(v) for v in values])
+    text = np.array(["" if v is None else str(v) for v in values], dtype=object)  # a long label must not widen every row
     try:
         return text.astype(np.float64)
     except ValueError:
@@ -135,32 +158,50 @@ def _read_dataset(dataset) -> RawArrays:
     """A map-style torch Dataset of fixed-shape items, or of (x, y) pairs, stacked into arrays."""
     try:
         count = len(dataset)
-    except TypeError:
-        raise GenlabError("the torch Dataset has no length; genlab reads map-style datasets (with __len__)") from None
+    except (TypeError, ValueError, OverflowError, NotImplementedError) as error:
+        raise GenlabError(f"the torch Dataset has no usable length ({' '.join(str(error).split())[:100]}); genlab "
+                          "reads map-style datasets (with __len__)") from None
     if count == 0:
         raise GenlabError("the torch Dataset is empty")
     xs, ys = [], []
     # a Dataset can only be read item by item; this happens once, at load, with a progress bar for long ones
     for index in tqdm(range(count), desc="reading the Dataset", unit="item", disable=count < 10_000, leave=False):
-        item = dataset[index]
-        parts = item if isinstance(item, (tuple, list)) else (item,)
-        if len(parts) < 1 or len(parts) > 2:
-            raise GenlabError(f"Dataset item {index} has {len(parts)} parts; items must be x or (x, y)")
-        try:
-            xs.append(torch.as_tensor(parts[0]))
-            ys.append(int(torch.as_tensor(parts[1]).item()) if len(parts) == 2 else None)
-        except (TypeError, ValueError, RuntimeError):
-            raise GenlabError(f"Dataset item {index} is a {type(parts[0]).__name__}; items must be arrays or "
-                              "tensors of numbers (x), or (x, class index) pairs") from None
-    shapes = {tuple(x.shape) for x in xs}
-    if len(shapes) > 1:
-        a, b = sorted(shapes)[:2]
-        raise GenlabError(f"Dataset items differ in shape ({a} and {b}); genlab needs fixed-shape items")
-    x = as_samples(torch.stack(xs).numpy(), "Dataset")
-    labelled = [y is not None for y in ys]
-    if any(labelled) and not all(labelled):
-        raise GenlabError("some Dataset items have labels and some do not")
+        x, y = _item(dataset, index)
+        if xs and x.shape != xs[0].shape:
+            a, b = sorted([tuple(x.shape), tuple(xs[0].shape)])
+            raise GenlabError(f"Dataset items differ in shape ({a} and {b}); genlab needs fixed-shape items")
+        if not xs:  # a length the items cannot honestly fill is refused before they are gathered
+            check_fits_in_memory(count * x.numel() * x.element_size(), f"the Dataset ({count:,} items of {tuple(x.shape)})")
+        if ys and (y is None) != (ys[0] is None):
+            raise GenlabError("some Dataset items have labels and some do not")
+        xs.append(x)
+        ys.append(y)
+    x = as_samples(to_numpy(torch.stack(xs), "Dataset"), "Dataset")
     y = names = None
-    if all(labelled):
-        y, names = as_labels(np.array(ys, dtype=np.int64), len(x), "Dataset labels")
+    if ys[0] is not None:
+        y, names = as_labels(to_numpy(torch.stack(ys), "Dataset labels"), len(x), "Dataset labels")
     return RawArrays(x, y, class_names=names)
+
+
+def _item(dataset, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Item `index` as (x, y or None), each a tensor; y a single class index."""
+    try:
+        item = dataset[index]
+    except (IndexError, KeyError, NotImplementedError):
+        raise GenlabError(f"the torch Dataset has no item {index} though its length is {len(dataset)}; genlab reads "
+                          "map-style datasets indexed 0..len-1") from None
+    parts = item if isinstance(item, (tuple, list)) else (item,)
+    if len(parts) < 1 or len(parts) > 2:
+        raise GenlabError(f"Dataset item {index} has {len(parts)} parts; items must be x or (x, y)")
+    tensors = []
+    for part in parts:
+        try:
+            tensors.append(torch.as_tensor(part))
+        except (TypeError, ValueError, RuntimeError):
+            what = f"has a {type(part).__name__} as its label" if tensors else f"is a {type(part).__name__}"
+            raise GenlabError(f"Dataset item {index} {what}; items must be arrays or tensors of numbers (x), or "
+                              "(x, class index) pairs") from None
+    x, y = tensors[0], (tensors[1] if len(tensors) == 2 else None)
+    if y is not None and y.numel() != 1:
+        raise GenlabError(f"Dataset item {index} has a label of shape {tuple(y.shape)}; a label is one class index")
+    return x, (y.reshape(()) if y is not None else None)

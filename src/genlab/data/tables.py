@@ -29,6 +29,7 @@ import numpy as np
 
 from genlab.data.columns import Columns, is_missing
 from genlab.errors import GenlabError
+from genlab.settings import shown
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +94,11 @@ class TableEncoding:
         column_types = dict(column_types or {})
         unknown = sorted(set(column_types) - set(table.names))
         if unknown:
-            raise GenlabError(f"data.column_types names '{unknown[0]}', which is not a column "
-                              f"(columns: {', '.join(table.names[:12])})")
+            raise GenlabError(f"data.column_types names '{shown(unknown[0])}', which is not a column "
+                              f"(columns: {shown(', '.join(table.names[:12]), 200)})")
         bad = sorted(set(column_types.values()) - set(KINDS))
         if bad:
-            raise GenlabError(f"data.column_types: kind '{bad[0]}' is not one of {', '.join(KINDS)}")
+            raise GenlabError(f"data.column_types: kind '{shown(bad[0])}' is not one of {', '.join(KINDS)}")
         encodings = [_fit_column(name, values, column_types.get(name)) for name, values in zip(table.names, table.values)]
         if not encodings:
             raise GenlabError("the table has no feature columns")
@@ -122,8 +123,8 @@ class TableEncoding:
         """Columns -> float32 (N, width). Columns are matched by name; others are ignored."""
         missing = [c.name for c in self.columns if c.name not in table.names]
         if missing:
-            raise GenlabError(f"the table lacks column '{missing[0]}', which the model was trained on "
-                              f"(it needs: {', '.join(self.names[:12])}{', ...' if len(self.names) > 12 else ''})")
+            raise GenlabError(f"the table lacks column '{shown(missing[0])}', which the model was trained on "
+                              f"(it needs: {shown(', '.join(self.names[:12]), 200)}{', ...' if len(self.names) > 12 else ''})")
         extra = [name for name in table.names if name not in self.names]
         if extra:
             logger.info(f"ignoring columns the model was not trained on: {', '.join(extra[:6])}")
@@ -183,7 +184,7 @@ def _as_numbers(values: np.ndarray, name: str, strict: bool) -> np.ndarray | Non
             out[i] = float(value)
         except (TypeError, ValueError):
             if strict:
-                raise GenlabError(f"column '{name}', row {i}: '{value}' is not a number, and the model "
+                raise GenlabError(f"column '{shown(name)}', row {i}: '{shown(value)}' is not a number, and the model "
                                   "takes numbers there") from None
             return None
     return out
@@ -193,7 +194,7 @@ def _check_finite(numbers: np.ndarray, name: str) -> None:
     bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > 1e150)
     if bad.any():
         value = numbers[int(np.argmax(bad))]
-        raise GenlabError(f"column '{name}' holds {value:g}, which is infinite or too large to model; "
+        raise GenlabError(f"column '{shown(name)}' holds {value:g}, which is infinite or too large to model; "
                           "remove it or mark it missing")
 
 
@@ -215,7 +216,7 @@ def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEn
     if declared == "categorical":
         present = sorted({v for v in text if v is not None})
         if len(present) > MAX_CATEGORIES or (len(present) > 50 and len(present) > 0.5 * len(text)):
-            raise GenlabError(f"column '{name}' has {len(present):,} distinct values in {len(text):,} rows: an "
+            raise GenlabError(f"column '{shown(name)}' has {len(present):,} distinct values in {len(text):,} rows: an "
                               "identifier or free text, not a category; remove the column from the data (or "
                               "declare it numeric in data.column_types if its values are numbers)")
         return ColumnEncoding(name, "categorical", categories=present + ([None] if missing else []))
@@ -224,14 +225,14 @@ def _fit_column(name: str, values: np.ndarray, declared: str | None) -> ColumnEn
     if declared == "boolean":
         seen = set(np.unique(numbers[~np.isnan(numbers)]).tolist()) if numbers is not None else set()
         if numbers is not None and not seen <= {0.0, 1.0} and (text is None or not _all_boolean_text(text)):
-            raise GenlabError(f"column '{name}' is declared boolean but holds other values than 0 and 1 "
+            raise GenlabError(f"column '{shown(name)}' is declared boolean but holds other values than 0 and 1 "
                               f"(such as {sorted(seen - {0.0, 1.0})[0]:g}); declare it numeric")
         truth = _truth(values, numbers, text, name)
         labels = _boolean_labels(values, text)
         return ColumnEncoding(name, "boolean", missing=bool(np.isnan(truth).any()), labels=labels)
     observed = numbers[~np.isnan(numbers)]
     if len(observed) == 0:
-        raise GenlabError(f"column '{name}' has no values in the training rows; drop it")
+        raise GenlabError(f"column '{shown(name)}' has no values in the training rows; drop it")
     log = bool(observed.min() >= 0 and _skewness(observed) > LOG_SKEWNESS)
     scaled = np.log1p(observed) if log else observed
     std = float(scaled.std())
@@ -266,7 +267,7 @@ def _encode_column(column: ColumnEncoding, values: np.ndarray, out: np.ndarray) 
     if column.missing:
         out[:, 1] = absent
     elif absent.any():
-        logger.warning(f"column '{column.name}' has {int(absent.sum())} missing values but had none in training: "
+        logger.warning(f"column '{shown(column.name)}' has {int(absent.sum())} missing values but had none in training: "
                        "each is replaced by the training mean, which makes its record look more usual")
 
 
@@ -309,7 +310,7 @@ def _truth(values, numbers, text, name: str) -> np.ndarray:
             try:
                 out[i] = float(float(value) != 0)
             except ValueError:
-                raise GenlabError(f"column '{name}', row {i}: '{value}' is not true/false") from None
+                raise GenlabError(f"column '{shown(name)}', row {i}: '{shown(value)}' is not true/false") from None
     return out
 
 

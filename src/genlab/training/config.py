@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,17 +37,37 @@ class TrainConfig:
     progress: bool = True  # progress bar on interactive terminals
 
     def check(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "log_every": self.log_every}
-        for key, value in positive.items():
-            if value <= 0:
-                raise GenlabError(f"train.{key} must be positive (got {value})")
-        if self.checkpoint_every < 0 or self.warmup_steps < 0:
-            raise GenlabError("train.checkpoint_every and train.warmup_steps must be >= 0")
+        """Every value in its meaningful range (numbers already came in finite, whole ones in 64 bits)."""
+        for key, low, high in LIMITS:
+            value = getattr(self, key)
+            if value is not None and not low <= value <= high:
+                raise GenlabError(f"train.{key} must be {_range_text(low, high)} (got {value})")
+        for key in ("lr", "step_gamma", "grad_clip", "max_minutes"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise GenlabError(f"train.{key} must be positive{' or null' if key in ('grad_clip', 'max_minutes') else ''} "
+                                  f"(got {value})")
+        if not 0.0 <= self.momentum < 1.0:
+            raise GenlabError(f"train.momentum must be in [0, 1) (got {self.momentum})")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise GenlabError(f"train.betas must be two numbers in [0, 1) (got {self.betas})")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise GenlabError(f"train.max_minutes must be positive or null (got {self.max_minutes})")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise GenlabError(f"train.grad_clip must be positive or null (got {self.grad_clip})")
-        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise GenlabError(f"train.device must be auto, cpu, cuda, cuda:N or mps (got {self.device!r})")
+            raise GenlabError(f"train.betas must be two numbers in [0, 1) (got {str(self.betas)[:80]})")
+        if not re.fullmatch(r"auto|(cpu|mps|cuda)(:\d{1,4})?", self.device):
+            raise GenlabError(f"train.device must be auto, cpu, cuda, cuda:N or mps (got {self.device[:40]!r})")
+
+
+# (field, lowest, highest): bounds that keep a value meaningful and what it sizes allocatable
+LIMITS = (
+    ("epochs", 1, 10**6),
+    ("batch_size", 1, 2**31 - 1),  # cut down to the training split's size when larger
+    ("log_every", 1, 2**31 - 1),
+    ("checkpoint_every", 0, 2**31 - 1),
+    ("warmup_steps", 0, 2**31 - 1),
+    ("step_epochs", 1, 10**6),
+    ("preview_samples", 0, 1024),  # images drawn for each preview grid
+    ("weight_decay", 0.0, 1e3),
+)
+
+
+def _range_text(low, high) -> str:
+    least = {0: ">= 0", 1: "positive"}.get(low, f">= {low:g}")
+    return f"{least} and at most {high:,}" if isinstance(high, int) else f"{least} and at most {high:g}"
