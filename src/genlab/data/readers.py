@@ -178,8 +178,9 @@ def read_image_folder(path: Path, image_size: list[int] | None = None) -> RawArr
     return RawArrays(x, y, class_names=classes)
 
 
-def decode_image(path: Path, image_size: list[int] | None = None) -> np.ndarray:
-    """One image file as uint8 (H, W) grey or (H, W, 3) colour, resized to `image_size` [H, W] when given.
+def decode_image(path: Path, image_size: list[int] | None = None, mode: str | None = None) -> np.ndarray:
+    """One image file as uint8 (H, W) grey or (H, W, 3) colour (as stored, or as `mode` L / RGB says),
+    resized to `image_size` [H, W] when given.
 
     The pixel count an image declares is checked before it is decoded: a small file that unpacks to
     gigabytes (a decompression bomb) is refused, as is anything Pillow cannot decode.
@@ -192,7 +193,7 @@ def decode_image(path: Path, image_size: list[int] | None = None) -> np.ndarray:
                 picture.load()
                 _check_pixels(path, picture.size)
                 grey = picture.mode in GREY_MODES or picture.mode.startswith("I;16")
-                picture = picture.convert("L" if grey else "RGB")
+                picture = picture.convert(mode or ("L" if grey else "RGB"))
                 if image_size is not None:
                     picture = picture.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
                 return np.asarray(picture)
