@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from genlab.cli import main
 
@@ -23,6 +24,14 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.mktemp("genlab-data")
     monkeypatch.setenv("GENLAB_DATA", str(cache))
     return cache
+
+
+@pytest.fixture(autouse=True)
+def denormals_kept():
+    """`genlab` in-process flushes denormal floats for the whole process (as the command does); put the
+    default back after each test, so later tests (and hypothesis, which draws denormals) see IEEE floats."""
+    yield
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture

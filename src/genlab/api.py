@@ -20,6 +20,7 @@ from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION
 from genlab.models.base import GenerativeModel, get_model_class, load_model, read_description
 from genlab.models.custom import DiscriminatorAdapter, GeneratorAdapter, network_spec
 from genlab.models.reference import load_reference_classifier
+from genlab.resources import check_fits
 from genlab.run_config import RunConfig, resolve_run_config
 from genlab.runs import RunDirectory, default_run_dir, model_dir_of
 from genlab.settings import build_dataclass
@@ -195,11 +196,22 @@ def build_model(run_config: RunConfig, dataset: Dataset, networks: Mapping[str, 
         table=dataset.table.to_dict() if dataset.table is not None else None,
         networks=dict(networks) if networks else None,
     )
+    _check_model_fits(cls, config)
     model = cls(config)
     unused = sorted(set(networks or {}) - {name for name, _ in model.named_children()})
     if unused:
         raise GenlabError(f"a {run_config.model_name} has no '{unused[0]}' network to replace")
     return model
+
+
+def _check_model_fits(cls: type[GenerativeModel], config) -> None:
+    """Refuse, before allocating, a model whose training state (weights, gradients, two Adam moments) would not
+    fit in free memory: it is first built on the meta device, which allocates nothing."""
+    with torch.device("meta"):
+        shell = cls(config)
+    values = sum(p.numel() for p in shell.parameters())
+    check_fits(values, (1,), "parameters (with their gradients and Adam's two moments)",
+               "make the model smaller (model.hidden, model.channels, model.width, model.latent_dim)", copies=4)
 
 
 def make_loaders(

@@ -17,6 +17,9 @@ class GenlabError(ValueError):
 
     exit_code = 2
 
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(" ".join(str(message).split()), *args)  # one line, whatever a path or a value held
+
 
 class DataUnavailableError(GenlabError):
     """Dataset files are missing and could not be downloaded."""

@@ -25,8 +25,6 @@ import shutil
 import time
 from pathlib import Path
 
-import yaml
-
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one writer per run is then the user's to keep
@@ -35,7 +33,7 @@ except ImportError:  # Windows: no advisory locks; one writer per run is then th
 from genlab.errors import GenlabError
 from genlab.files import remove_scratch, write_text_atomic
 from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION  # what makes a folder a saved model
-from genlab.settings import dump_yaml
+from genlab.settings import dump_yaml, read_config_file
 
 CONFIG_FILE = "config.yaml"
 MODEL_FOLDER = "model"
@@ -189,14 +187,8 @@ class RunDirectory:
         write_text_atomic(self.config_path, dump_yaml(config_tree))
 
     def read_config(self) -> dict:
-        try:
-            tree = yaml.safe_load(self.config_path.read_text()) or {}
-        except (yaml.YAMLError, UnicodeDecodeError):
-            raise GenlabError(f"{self.config_path} is not valid YAML") from None
-        if not isinstance(tree, dict):
-            raise GenlabError(f"{self.config_path} must hold a mapping with model, data, train and seed keys")
-        return tree
-
+        """config.yaml, read with the bounds of every config file (size, UTF-8, depth, aliases)."""
+        return read_config_file(self.config_path)
 
 def default_run_dir(model_name: str, data_name: str, parent: str | Path = "runs") -> Path:
     """runs/<model>-<data>-<date>-<time>, made unique if a run started in the same second."""

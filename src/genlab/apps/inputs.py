@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from genlab.data.columns import Columns
-from genlab.data.readers import IMAGE_SUFFIXES, read_array_file
+from genlab.data.readers import IMAGE_SUFFIXES, decode_image, read_array_file
 from genlab.errors import GenlabError
 from genlab.models.units import to_model_space
 
@@ -65,15 +64,8 @@ def read_samples(paths: Sequence[str | Path], channels: int | None = None) -> tu
 
 
 def read_image(path: Path, channels: int | None = None) -> np.ndarray:
-    """One image file as uint8 (C, H, W)."""
-    try:
-        with Image.open(path) as picture:
-            picture.load()
-            grey = picture.mode in ("1", "L", "LA", "I", "I;16", "F")
-            mode = "L" if (channels == 1 or (channels is None and grey)) else "RGB"
-            array = np.asarray(picture.convert(mode))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise GenlabError(f"{path}: not a readable image ({error})") from None
+    """One image file as uint8 (C, H, W); its declared size is checked before decoding (genlab.data.readers)."""
+    array = decode_image(path, mode=None if channels is None else ("L" if channels == 1 else "RGB"))
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1).copy()
 
 

@@ -292,10 +292,17 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Gen
 
 
 def weights_bytes(state: dict[str, torch.Tensor]) -> bytes:
-    """A safetensors file whose metadata holds the SHA-256 of its tensor data (byte-identical for identical weights)."""
+    """A safetensors file whose metadata holds the SHA-256 of its tensor data, byte-identical for identical weights.
+
+    The header is written here rather than by the library, whose metadata map has no fixed key order.
+    """
     plain = save_safetensors(state, metadata={"format": "pt"})
-    data = plain[8 + struct.unpack("<Q", plain[:8])[0]:]  # the header is sized by its first 8 bytes; data follows
-    return save_safetensors(state, metadata={"format": "pt", DIGEST_KEY: hashlib.sha256(data).hexdigest()})
+    size = struct.unpack("<Q", plain[:8])[0]  # the header's length; the tensor data follows it
+    header, data = json.loads(plain[8 : 8 + size]), plain[8 + size :]
+    header["__metadata__"] = {"format": "pt", DIGEST_KEY: hashlib.sha256(data).hexdigest()}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the format aligns the data to 8 bytes
+    return struct.pack("<Q", len(text)) + text + data
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -351,8 +358,8 @@ def _check_size(model_cls: type[GenerativeModel], config: ModelConfig, weights: 
         shell = model_cls(config)
     needed = sum(t.numel() * t.element_size() for t in [*shell.parameters(), *shell.buffers()])
     if needed > weights.stat().st_size:
-        raise GenlabError(f"{weights.parent / CONFIG_FILE} describes a model of {needed:,} bytes of weights but "
-                          f"{weights.name} holds {weights.stat().st_size:,}; the two do not belong together")
+        raise GenlabError(f"{weights} is damaged or truncated, or not the weights of the model in {CONFIG_FILE}: it "
+                          f"holds {weights.stat().st_size:,} bytes and that model needs {needed:,}; restore it or retrain")
 
 
 def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Path) -> ModelConfig:

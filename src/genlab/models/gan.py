@@ -30,6 +30,7 @@ from genlab.models.base import GenerativeModel, ModelConfig, register_model
 from genlab.models.custom import DiscriminatorAdapter, GeneratorAdapter, build_network, check_output
 from genlab.models.gan_nets import Discriminator, Generator
 from genlab.models.latent import to_unit_range
+from genlab.models.nets import check_widths
 
 LOSSES = ("minimax", "non-saturating", "least-squares", "hinge", "wasserstein-gp")
 
@@ -89,6 +90,16 @@ class GANConfig(ModelConfig):
             raise GenlabError("model.lr_generator and model.lr_discriminator must be positive")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise GenlabError(f"model.betas must be two numbers in [0, 1) (got {self.betas})")
+        if min(self.gp_weight, self.r1_weight) < 0 or not 0 <= self.monitor_samples <= MAX_MONITOR_SAMPLES:
+            raise GenlabError(f"model.gp_weight and model.r1_weight must be at least 0, and model.monitor_samples in "
+                              f"0..{MAX_MONITOR_SAMPLES:,}")
+        check_widths({"model.latent_dim": [self.latent_dim], "model.width": [self.width], "model.hidden": self.hidden})
+        if self.is_image and min(self.data_shape[1:]) < 2:
+            raise GenlabError("a GAN's convolutional networks need images of at least 2x2 pixels; give vectors (N, D) "
+                              "for smaller samples")
+
+
+MAX_MONITOR_SAMPLES = 10_000
 
 
 def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -50,6 +50,18 @@ class NetworkConfig(ModelConfig):
             raise GenlabError(f"model.trim_fraction must be in [0, 0.5) (got {self.trim_fraction})")
         if not self.hidden or not self.channels or min(self.hidden + self.channels) < 1:
             raise GenlabError("model.hidden and model.channels must be non-empty lists of positive widths")
+        check_widths({"model.latent_dim": [self.latent_dim], "model.hidden": self.hidden,
+                      "model.channels": self.channels})
+
+
+MAX_WIDTH = 65_536  # wider than any network that fits in memory at useful depth; a typo of 10**9 must not allocate
+
+
+def check_widths(widths: dict[str, list[int]]) -> None:
+    """Refuse a layer width that could not be allocated, before any layer is built."""
+    for name, values in widths.items():
+        if values and max(values) > MAX_WIDTH:
+            raise GenlabError(f"{name} must be at most {MAX_WIDTH:,} (got {max(values):,})")
 
 
 def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:

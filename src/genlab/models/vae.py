@@ -44,8 +44,8 @@ class VAEConfig(NetworkConfig):
             raise GenlabError("likelihood bernoulli needs data in [0, 1]; use likelihood=gaussian or data.normalize=unit")
         if self.sigma <= 0 or self.min_sigma <= 0 or self.beta < 0 or self.kl_warmup_steps < 0:
             raise GenlabError("model.sigma and model.min_sigma must be positive, beta and kl_warmup_steps >= 0")
-        if self.iw_samples < 1:
-            raise GenlabError(f"model.iw_samples must be at least 1 (got {self.iw_samples})")
+        if not 1 <= self.iw_samples <= 10_000:
+            raise GenlabError(f"model.iw_samples must be in 1..10,000 (got {self.iw_samples})")
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
