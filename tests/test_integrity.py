@@ -257,3 +257,13 @@ def test_a_container_announcing_more_than_its_payload_can_hold_is_refused_before
     struct.pack_into("<I", body, 38, 4_000_000_000)  # N images, from a payload of a few bytes
     with pytest.raises(GenlabError, match="more than its .*payload can hold"):
         decompress(model, bytes(body) + struct.pack("<I", zlib.crc32(bytes(body))))
+
+
+def test_identical_weights_give_byte_identical_files_in_any_process():
+    """Exact resume is checked on the files' bytes: the header must not depend on per-process hash seeds."""
+    script = ("import hashlib, torch; from genlab.models.base import weights_bytes; "
+              "state = {f'layer{i}.weight': torch.full((3, 2), float(i)) for i in range(6)}; "
+              "print(hashlib.sha256(weights_bytes(state)).hexdigest())")
+    digests = {subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, env=subprocess_env(),
+                              check=True).stdout for _ in range(4)}
+    assert len(digests) == 1
