@@ -26,12 +26,12 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     return cache
 
 
-@pytest.fixture(autouse=True)
-def denormals_kept():
-    """`genlab` in-process flushes denormal floats for the whole process (as the command does); put the
-    default back after each test, so later tests (and hypothesis, which draws denormals) see IEEE floats."""
-    yield
+@pytest.fixture
+def ieee_floats():
+    """`genlab` in-process flushes denormal floats for the whole process (as the command does); property tests
+    that draw floats (hypothesis draws denormals) need the IEEE default while they run."""
     torch.set_flush_denormal(False)
+    yield
 
 
 @pytest.fixture

@@ -201,3 +201,8 @@ def test_compressed_files_with_crafted_headers_and_a_valid_checksum(container, f
     decoded = []
     if refused_in_one_line(lambda: decoded.append(decompress(model, crafted))) is None:
         assert decoded[0].shape[1:] == tuple(model.config.data_shape)
+
+
+@pytest.fixture(autouse=True)
+def _ieee_floats(ieee_floats):
+    yield

@@ -398,3 +398,8 @@ def test_bad_data_leaves_no_run_directory(tmp_path, cli):
         code, _, err = cli("train", "ae", "--data", tmp_path / "d.npz", "--epochs", "1", "--run-dir", tmp_path / "run")
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists() and sorted(os.listdir(tmp_path)) == ["d.npz"]
+
+
+@pytest.fixture(autouse=True)
+def _ieee_floats(ieee_floats):
+    yield

@@ -496,3 +496,8 @@ def test_explorer_in_headless_chromium(server, tmp_path):
         finally:
             browser.close()
     assert (artefacts / "explorer.png").stat().st_size > 10_000
+
+
+@pytest.fixture(autouse=True)
+def _ieee_floats(ieee_floats):
+    yield
