@@ -101,17 +101,18 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
-def remove_scratch(directory: str | os.PathLike, older_than: float = 0.0) -> int:
+def remove_scratch(directory: str | os.PathLike, older_than: float = 0.0, prefix: str = ".") -> int:
     """Remove scratch files an interrupted write left in `directory` and its subfolders; return how many.
 
     `older_than` (seconds) spares the scratch files of a write that may still be under way in
-    another process (readers such as `genlab eval` write into a run without its lock).
+    another process (readers such as `genlab eval` write into a run without its lock); `prefix`
+    limits the removal to the scratch files of one target (".curves.png.").
     """
     removed, now = 0, time.time()
     root = Path(directory)
     if not root.is_dir():
         return 0
-    for path in root.rglob(".*.tmp"):
+    for path in root.rglob(".*.tmp") if prefix == "." else root.glob(f"{prefix}*.tmp"):
         if not SCRATCH_PATTERN.match(path.name) or not path.is_file() or path.is_symlink():
             continue
         with contextlib.suppress(OSError):

@@ -143,6 +143,8 @@ class RunDirectory:
         (`genlab eval` and the applications write into a run without its lock)."""
         for folder in (self.checkpoint_path.parent, self.model_dir, self.samples_dir):
             remove_scratch(folder)
+        for name in (CONFIG_FILE, "metrics.jsonl", "curves.png"):  # the training's own files at the top
+            remove_scratch(self.root, prefix=f".{name}.")
         remove_scratch(self.root, older_than=SCRATCH_AGE_S)
 
     def unlock(self) -> None:

@@ -131,7 +131,8 @@ class Trainer:
         if cfg.compile:
             step_fn = torch.compile(step_fn)
 
-        log = self._open_log(resumed, resumed_mid_epoch=resumed and self.position.batch > 0)
+        # a resume that found no checkpoint starts over: lines a killed first attempt logged are dropped
+        log = self._open_log(resumed or resume, resumed_mid_epoch=resumed and self.position.batch > 0)
         if log is not None:
             log.write(self._run_record(train, resumed))
         preview_batch = self._preview_batch(val if val is not None else train)
