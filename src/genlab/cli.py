@@ -12,6 +12,7 @@ parser imports no torch, so `--help` answers at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -62,10 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     except GenlabError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # the environment refused: a permission, a full disk, a name too long, a folder in the way
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def os_error_line(error: OSError) -> str:
+    """'cannot write runs/x/eval.json: Permission denied; check the path and its permissions' (one line)."""
+    where = " and ".join(repr(str(name))[1:-1][:200] for name in (error.filename, error.filename2) if name)
+    reason = error.strerror or str(error) or type(error).__name__
+    remedy = ("free some space and retry" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+              else "check the path and its permissions")
+    return " ".join(f"{reason}{': ' + where if where else ''}; {remedy}".split())
 
 
 if __name__ == "__main__":

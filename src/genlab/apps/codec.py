@@ -52,7 +52,7 @@ from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_samples
 from genlab.errors import GenlabError
 from genlab.files import check_output_path, write_bytes_atomic
-from genlab.models.base import WEIGHTS_FILE, load_model
+from genlab.models.base import WEIGHTS_FILE
 from genlab.models.inference import run_batched
 from genlab.models.units import is_raw
 from genlab.resources import check_fits
@@ -295,6 +295,6 @@ def _snapshot_model(run: str | Path, digest: str, device: str):
     snapshot = directory.snapshot_dir(digest) if directory is not None else None
     if snapshot is None or not (snapshot / WEIGHTS_FILE).is_file():
         return None
-    model = load_model(snapshot, device=device)
+    model = load(snapshot, device=device)
     logger.info(f"decoding with the weights this file was made with ({snapshot}); the run was trained further since")
     return model
