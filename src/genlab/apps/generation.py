@@ -15,6 +15,7 @@ import torch
 
 from genlab.api import run_data_config
 from genlab.apps.outputs import check_sample_output, write_codes, write_grid, write_samples
+from genlab.bounds import check_seed, check_whole
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
 from genlab.files import check_output_path
@@ -28,8 +29,8 @@ def sample_to_file(model, run: str | Path, output: str | Path, count: int, *, se
     """Draw `count` samples (of class `label`, an index or a name, for conditional models) and write them to `output`."""
     check_sample_output(model, output)
     model.require("samples", "generate samples")
-    if count < 1:
-        raise GenlabError(f"the number of samples must be at least 1 (got {count})")
+    check_whole(count, "the number of samples (-n)", 1, 10**12)
+    check_seed(seed, "the seed (--seed)")
     check_fits(count, model.config.data_shape, "samples", "ask for fewer (-n) and draw them in several calls")
     labels = None if label is None else torch.full((count,), model.class_index(label), dtype=torch.long)
     if labels is not None and sampler == "gmm":

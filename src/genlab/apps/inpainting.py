@@ -16,6 +16,7 @@ import torch
 
 from genlab.apps.inputs import read_inputs, read_mask
 from genlab.apps.outputs import check_sample_output, write_samples
+from genlab.bounds import MAX_INPAINT_STEPS, check_whole
 from genlab.errors import GenlabError
 from genlab.models.inference import run_batched
 from genlab.models.units import is_raw, like_input
@@ -40,8 +41,7 @@ def inpaint(model, x, missing, *, steps: int = 300, lr: float = 0.05, prior_weig
         return like_input(x, model.postprocess(filled))
     if missing.shape != x.shape:
         raise GenlabError(f"the mask's shape {tuple(missing.shape)} does not match the inputs' {tuple(x.shape)}")
-    if steps < 0:
-        raise GenlabError(f"steps must be >= 0 (got {steps})")
+    check_whole(steps, "the number of steps (--steps)", 1, MAX_INPAINT_STEPS)
 
     if prior_weight is None:
         prior_weight = 0.01 if model.capabilities.likelihood else 0.0  # a VAE's codes have an N(0, I) prior

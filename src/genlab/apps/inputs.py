@@ -83,6 +83,9 @@ def read_mask(path: str | Path, shape: tuple[int, ...], count: int) -> torch.Ten
     elif path.suffix.lower() in (".npy", ".npz", ".csv"):
         values = read_array_file(path).x_train.astype(np.float32)
         values = values / 255.0 if values.max() > 1 else values
+        if not np.isin(values, (0.0, 1.0)).all():  # a typo such as 7 would otherwise read as "known"
+            raise GenlabError(f"mask {path} holds values other than 0 and 1 (or 0 and 255); "
+                              "use 0 for known and 1 for missing")
         if len(shape) == 3 and values.shape == tuple(shape[-2:]):
             values = values[None]  # one (H, W) mask, read as H rows of W values
     else:

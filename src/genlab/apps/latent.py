@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from genlab.apps.generation import data_split
+from genlab.bounds import MAX_PICTURE_STEPS, check_whole
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
 from genlab.images import save_image_grid
@@ -138,8 +139,8 @@ def latent_picture(model, run: str | Path, plot: str, output: str | Path, *, dat
     output = check_output_path(output, (".png",))
     if plot not in PLOTS:
         raise GenlabError(f"unknown plot '{plot}' (choose from {', '.join(PLOTS)})")
-    if steps < 2 or count < 2:
-        raise GenlabError("the number of steps and of points must be at least 2")
+    check_whole(steps, "the number of steps (--steps)", 2, MAX_PICTURE_STEPS)
+    check_whole(count, "the number of points (-n)", 2, 10**12)
     model.require("label_free_codes", "map its codes")
     x, y = data_split(model, run, data, split, limit=count if plot == "scatter" else MAX_CODES)
     if plot == "scatter":

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlab.bounds import check_seed
 from genlab.errors import GenlabError
 from genlab.models.inference import BATCH_SIZE, encode_all, run_batched
 from genlab.models.units import like_input
@@ -57,7 +58,7 @@ def sample(model, count: int, *, seed: int = 0, labels=None):
         raise GenlabError(f"the number of samples must be a whole number, at least 1 (got {count!r})")
     count = int(count)
     check_fits(count, model.config.data_shape, "samples", "ask for fewer and draw them in several calls")
-    generator = torch.Generator(model.device).manual_seed(seed)
+    generator = torch.Generator(model.device).manual_seed(check_seed(seed))
     chosen = model.sample_labels(count, generator, _labels(labels, count, model))  # None for an unconditional model
     parts = []
     for start in range(0, count, BATCH_SIZE):

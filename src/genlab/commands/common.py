@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from genlab.bounds import MAX_SEED
+
 INPUTS_HELP = "image files, folders of images, or .npy/.npz/.csv arrays (one sample per row)"
 OUTPUT_HELP = "a folder (one PNG per input), a .png, or .npy/.npz/.csv (values in the data's units)"
 
@@ -22,6 +24,20 @@ class lazy:  # noqa: N801  (used like a module: `api = lazy("genlab.api")`, then
 
     def __getattr__(self, attribute: str):
         return getattr(importlib.import_module(self._name), attribute)
+
+
+def whole(low: int, high: int):
+    """An argparse type: a whole number from `low` to `high`; others get one line and exit 2 before any work."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text[:40]}'") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,} (got {text[:40]})")
+        return value
+    parse.__name__ = "whole number"  # what argparse names in its own messages
+    return parse
 
 
 def with_examples(*lines: str) -> dict:
@@ -47,7 +63,7 @@ def add_device(parser: argparse.ArgumentParser, default: str = "auto") -> None:
 
 
 def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
-    parser.add_argument("--seed", type=int, default=default, help=f"random seed (default {default})")
+    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=default, help=f"random seed (default {default})")
 
 
 def add_output(parser: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
@@ -59,7 +75,7 @@ def add_output(parser: argparse.ArgumentParser, help: str, default: str | None =
 
 def add_num_samples(parser: argparse.ArgumentParser, default: int, what: str = "samples") -> None:
     # --samples and --count: the names these flags had before, kept working
-    parser.add_argument("-n", "--num-samples", "--samples", "--count", dest="num_samples", type=int, default=default,
+    parser.add_argument("-n", "--num-samples", "--samples", "--count", dest="num_samples", type=whole(1, 10**12), default=default,
                         help=f"how many {what} (default {default})")
 
 

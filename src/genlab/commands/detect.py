@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from genlab.bounds import MAX_SEED
 from genlab.commands.common import (
     add_device,
     add_inputs,
@@ -9,6 +10,7 @@ from genlab.commands.common import (
     add_settings,
     lazy,
     progress,
+    whole,
     with_examples,
 )
 
@@ -28,9 +30,9 @@ def register(commands, common) -> None:
                      help="reconstruction, weighted-reconstruction, elbo, nll, latent or auto "
                           "(default auto: nll for a vae, reconstruction otherwise)")
     fit.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in the data (default 0.1)")
-    fit.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    fit.add_argument("--latent-dim", type=int, default=8, help="code dimensions (default 8)")
-    fit.add_argument("--seed", type=int, default=0, help="random seed of the training run (default 0)")
+    fit.add_argument("--epochs", type=whole(1, 10**6), default=30, help="training epochs (default 30)")
+    fit.add_argument("--latent-dim", type=whole(1, 65_536), default=8, help="code dimensions (default 8)")
+    fit.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="random seed of the training run (default 0)")
     add_settings(fit)
     add_device(fit, default="auto")
     fit.set_defaults(handler=run_fit)

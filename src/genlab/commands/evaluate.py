@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genlab.commands.common import add_device, add_num_samples, add_seed, lazy, progress, with_examples
+from genlab.bounds import MAX_BOOTSTRAP, MAX_EVAL_K
+from genlab.commands.common import add_device, add_num_samples, add_seed, lazy, progress, whole, with_examples
 from genlab.errors import GenlabError
 
 features, formatting, runner = lazy("genlab.eval.features"), lazy("genlab.eval.formatting"), lazy("genlab.eval.runner")
@@ -25,11 +26,11 @@ def register(commands, common) -> None:
     parser.add_argument("--data", help="dataset to evaluate on (default: the run's own data settings)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="(default test)")
     add_num_samples(parser, 10_000, "generated samples for quality and diversity")
-    parser.add_argument("--k", type=int, default=5000, help="importance samples per example for the NLL (default 5000)")
+    parser.add_argument("--k", type=whole(1, MAX_EVAL_K), default=5000, help="importance samples per example for the NLL (default 5000)")
     parser.add_argument("--sampler", choices=["prior", "gmm"], default="prior", help="how samples are drawn (default prior)")
-    parser.add_argument("--components", type=int, default=10, help="mixture components for --sampler gmm (default 10)")
-    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals (0: none; default 200)")
-    parser.add_argument("--limit", type=int, help="use only the first N examples of the split (quick checks)")
+    parser.add_argument("--components", type=whole(1, 10_000), default=10, help="mixture components for --sampler gmm (default 10)")
+    parser.add_argument("--bootstrap", type=whole(0, MAX_BOOTSTRAP), default=200, help="bootstrap resamples for intervals (0: none; default 200)")
+    parser.add_argument("--limit", type=whole(1, 10**12), help="use only the first N examples of the split (quick checks)")
     add_seed(parser)
     parser.add_argument("--inception-weights", metavar="FILE",
                         help="the FID Inception weights (pt_inception-2015-12-05-*.pth): adds FID/KID in that space")

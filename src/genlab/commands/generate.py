@@ -10,6 +10,7 @@ from genlab.commands.common import (
     add_output,
     add_seed,
     lazy,
+    whole,
     with_examples,
 )
 
@@ -28,7 +29,7 @@ def register(commands, common) -> None:
                         "(conditional models: cgan, cvae)")
     sample.add_argument("--sampler", choices=["prior", "gmm"], default="prior",
                         help="prior: the model's own; gmm: a Gaussian mixture fitted to training codes (ae, vae)")
-    sample.add_argument("--components", type=int, default=10, help="mixture components for --sampler gmm (default 10)")
+    sample.add_argument("--components", type=whole(1, 10_000), default=10, help="mixture components for --sampler gmm (default 10)")
     add_device(sample)
     sample.set_defaults(handler=run_sample)
 

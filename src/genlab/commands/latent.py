@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genlab.commands.common import add_data, add_device, add_num_samples, add_output, lazy
+from genlab.bounds import MAX_PICTURE_STEPS
+from genlab.commands.common import add_data, add_device, add_num_samples, add_output, lazy, whole
 
 api, latent = lazy("genlab.api"), lazy("genlab.apps.latent")
 
@@ -16,9 +17,9 @@ def register(commands, common) -> None:
     add_data(parser)
     add_num_samples(parser, 5000, "points in a scatter")
     parser.add_argument("--method", default="pca", choices=["pca", "tsne"], help="scatter: projection of codes over 2-D")
-    parser.add_argument("--index", type=int, nargs="+", default=[0, 1],
+    parser.add_argument("--index", type=whole(0, 10**12), nargs="+", default=[0, 1],
                         help="interpolate: the two inputs (default 0 1); traverse: the input (default 0)")
-    parser.add_argument("--steps", type=int, default=10, help="images per row (grid: per side) (default 10)")
+    parser.add_argument("--steps", type=whole(2, MAX_PICTURE_STEPS), default=10, help="images per row (grid: per side) (default 10)")
     add_device(parser)
     parser.set_defaults(handler=run)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genlab.commands.common import OUTPUT_HELP, add_device, add_inputs, add_output, lazy, with_examples
+from genlab.bounds import MAX_INPAINT_STEPS
+from genlab.commands.common import OUTPUT_HELP, add_device, add_inputs, add_output, lazy, whole, with_examples
 
 api, denoising, inpainting = (
     lazy("genlab.api"), lazy("genlab.apps.denoising"), lazy("genlab.apps.inpainting"),
@@ -29,7 +30,7 @@ def register(commands, common) -> None:
     inpaint.add_argument("--mask", required=True,
                          help="image (white = missing) or 0/1 array (1 = missing): one for all inputs or one per input")
     add_output(inpaint, OUTPUT_HELP)
-    inpaint.add_argument("--steps", type=int, default=300, help="optimisation steps on the codes (default 300)")
+    inpaint.add_argument("--steps", type=whole(1, MAX_INPAINT_STEPS), default=300, help="optimisation steps on the codes (default 300)")
     add_device(inpaint)
     inpaint.set_defaults(handler=run_inpaint)
 

@@ -12,6 +12,7 @@ from genlab.commands.common import (
     add_seed,
     lazy,
     progress,
+    whole,
     with_examples,
 )
 from genlab.errors import GenlabError
@@ -60,7 +61,7 @@ def register(commands, common) -> None:
                     "(pip install 'genlab[serve]').")
     serve.add_argument("run", help="run directory of an image model (ae, dae, vae, cvae, gan, cgan, ...)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=whole(0, 65_535), default=8000, help="port (default 8000)")
     add_device(serve)
     serve.set_defaults(handler=run_serve)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genlab.commands.common import add_device, add_settings, lazy, progress, with_examples
+from genlab.bounds import MAX_SEED
+from genlab.commands.common import add_device, add_settings, lazy, progress, whole, with_examples
 from genlab.errors import GenlabError
 
 api = lazy("genlab.api")
@@ -18,9 +19,9 @@ def register(commands, common) -> None:
                         "genlab train --resume runs/vae-digits-20260101-120000 --epochs 40"))
     parser.add_argument("model", nargs="?", help="model name (genlab models lists them); optional with --config or --resume")
     parser.add_argument("--data", help="named dataset, .npy/.npz/.csv file, or image folder (default: digits)")
-    parser.add_argument("--epochs", type=int, help="number of epochs (default 10)")
+    parser.add_argument("--epochs", type=whole(1, 10**6), help="number of epochs (default 10)")
     parser.add_argument("--run-dir", help="where to write the run (default runs/MODEL-DATA-DATE-TIME)")
-    parser.add_argument("--seed", type=int, help="random seed of the run (default 0; the same as --set seed=N)")
+    parser.add_argument("--seed", type=whole(0, MAX_SEED), help="random seed of the run (default 0; the same as --set seed=N)")
     add_settings(parser)
     add_device(parser, default="auto")  # a GPU when there is one
     parser.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from genlab.bounds import MAX_SEED
 from genlab.errors import GenlabError
 
-MAX_SEED = 2**53 - 1  # the largest whole number JSON and YAML readers everywhere hold exactly
 MAX_IMAGE_SIDE = 4096  # data.image_size: pixels per side an image folder may be resized to
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from genlab.api import load, run_data_config
+from genlab.bounds import MAX_BOOTSTRAP, MAX_EVAL_K, check_seed, check_whole
 from genlab.errors import GenlabError
 from genlab.eval import groups  # noqa: F401  (imported to register the metric groups)
 from genlab.eval.context import EvalContext
@@ -57,8 +58,12 @@ def evaluate(run: str | Path, metrics: list[str] | None = None, *, data: str | N
         if name not in available:
             raise GenlabError(f"'{name}' does not apply to a {model.model_name} model "
                               f"(it supports {', '.join(available) or 'none'})")
-    if samples < 2 or k < 1 or bootstrap < 0:
-        raise GenlabError("--samples must be at least 2, --k at least 1 and --bootstrap at least 0")
+    check_whole(samples, "the number of samples (--samples)", 2, 10**12)
+    check_whole(k, "the importance samples per example (--k)", 1, MAX_EVAL_K)
+    check_whole(bootstrap, "the bootstrap resamples (--bootstrap)", 0, MAX_BOOTSTRAP)
+    check_seed(seed, "the seed (--seed)")
+    if limit is not None:
+        check_whole(limit, "the number of examples (--limit)", 1, 10**12)
     inception = None
     if inception_weights is not None:  # checked before any long computation
         if "quality" not in chosen:

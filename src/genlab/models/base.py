@@ -33,10 +33,12 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from genlab.bounds import check_whole
 from genlab.errors import GenlabError
 from genlab.files import file_sha256, write_bytes_atomic, write_text_atomic
 from genlab.models import units
 from genlab.models.capabilities import Capabilities, require
+from genlab.resources import check_fits
 from genlab.settings import coerce
 from genlab.version import __version__
 
@@ -198,10 +200,19 @@ class GenerativeModel(nn.Module):
         if isinstance(label, str) and label in names:
             return names.index(label)
         try:
-            return int(label)
+            index = int(label)
         except (TypeError, ValueError):
             known = f" (classes: {', '.join(names[:10])})" if names else ""
-            raise GenlabError(f"unknown class '{label}'{known}") from None
+            raise GenlabError(f"unknown class '{str(label)[:40]}'{known}") from None
+        if self.config.num_classes and not 0 <= index < self.config.num_classes:
+            raise GenlabError(f"class must be in 0..{self.config.num_classes - 1} (got {str(label)[:40]})")
+        return index
+
+    def check_sample_count(self, count) -> int:
+        """`count` as an int when it is at least 1 and that many samples fit in free memory."""
+        count = check_whole(count, "the number of samples", 1, 10**12)
+        check_fits(count, self.config.data_shape, "samples", "ask for fewer and draw them in several calls")
+        return count
 
     def sample_labels(self, count: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor | None:
         """The labels to generate with: given ones checked, random ones drawn, None when unconditional."""

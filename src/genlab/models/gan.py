@@ -246,6 +246,7 @@ class GAN(GenerativeModel):
     @torch.no_grad()
     def sample(self, count: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None):
         """`count` new samples (count, *data_shape); `labels` (count,) picks classes when conditional."""
+        count = self.check_sample_count(count)
         device = generator.device if generator is not None else self.device
         z = torch.randn(count, self.config.latent_dim, generator=generator, device=device).to(self.device)
         return self.decode(z, self.sample_labels(count, generator, labels))

@@ -70,6 +70,7 @@ class LatentModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, count: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
         """`count` new samples in data space, (count, *data_shape); `labels` picks classes (cvae)."""
+        count = self.check_sample_count(count)
         labels = self.sample_labels(count, generator, labels)
         return self.decode(self.prior_sample(count, generator).to(self.device), labels)
 
