@@ -48,6 +48,7 @@ from genlab.api import load, run_data_config, train
 from genlab.apps.fitting import fit_on_arrays
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores
+from genlab.bounds import check_seed, check_whole
 from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
 from genlab.data.model_inputs import model_inputs
@@ -58,10 +59,13 @@ from genlab.models.base import weights_sha256
 from genlab.models.inference import run_batched
 from genlab.models.mixture import GaussianMixtureSampler
 from genlab.runs import RunDirectory, model_dir_of
+from genlab.samplers import mixture_problem
+from genlab.settings import shown
 
 SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
+MAX_DRAWS = 10_000  # k and draws: the bound models.vae puts on iw_samples (k = 10**9 needs gigabytes a batch)
 
 
 class AnomalyDetector:
@@ -236,28 +240,44 @@ class AnomalyDetector:
         model = load(run_dir, device=device)
         try:
             state = json.loads(path.read_text())
-            detector = cls(model=model.model_name, contamination=state["contamination"], score=state["score"],
-                           k=state["k"], draws=state["draws"], random_state=state["random_state"])
-            detector.model_, detector.score_, detector.threshold_ = model, state["score"], float(state["threshold"])
-            if not math.isfinite(detector.threshold_) or state["score"] not in SCORES:
-                raise ValueError("threshold or score is not valid")
-            detector.n_features_in_ = int(np.prod(model.config.data_shape))
-            if state["score"] == "weighted-reconstruction":
-                variance = torch.tensor(state["residual_variance"], dtype=torch.float32)
-                if variance.shape != (detector.n_features_in_,) or not bool((variance > 0).all()):
-                    raise ValueError("residual_variance does not match the model")
-                detector.residual_variance_ = variance
-            if state["score"] == "latent":
-                density = GaussianMixtureSampler(len(state["mixture"]["weights"]))
-                density.weights_, density.means_, density.covariances_ = (
-                    np.asarray(state["mixture"][key], dtype=np.float64) for key in ("weights", "means", "covariances"))
-                detector.density_ = density
-        except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise GenlabError(f"{path} is damaged ({str(error)[:200]}); fit the detector again") from None
+            detector = cls._from_state(state, model)
+        except (KeyError, TypeError, ValueError, IndexError, RecursionError) as error:  # GenlabError is a ValueError
+            problem = f"no {error}" if isinstance(error, KeyError) else str(error) or type(error).__name__
+            raise GenlabError(f"{path} is damaged ({problem[:200]}); rerun `genlab detect fit` to make it again") from None
         recorded = state.get("model_sha256")
         if recorded is not None and recorded != weights_sha256(model_dir_of(run_dir)):
             raise GenlabError(f"{path} was calibrated for earlier weights of this run (it was trained further since); "
                               "fit the detector again")
+        return detector
+
+    @classmethod
+    def _from_state(cls, state, model) -> AnomalyDetector:
+        """A detector around `model` from detector.json's fields, each checked (a ValueError names the first bad one)."""
+        if not isinstance(state, dict):
+            raise ValueError("it does not hold an object of settings")
+        score = state["score"]
+        if score not in SCORES or score == "auto":
+            raise ValueError(f"unknown score {shown(score)!r}")
+        detector = cls(model=model.model_name, score=resolve_score(score, model),
+                       contamination=_real(state, "contamination", 0.0, 0.5, open_ends=True),
+                       k=check_whole(state["k"], "k", 1, MAX_DRAWS), draws=check_whole(state["draws"], "draws", 1, MAX_DRAWS),
+                       random_state=check_seed(state["random_state"], "random_state"))
+        detector.model_, detector.score_, detector.threshold_ = model, detector.score, _real(state, "threshold")
+        detector.n_features_in_ = int(np.prod(model.config.data_shape))
+        if "training_scores" in state:  # kept for the user's information only
+            scores = state["training_scores"]
+            if not isinstance(scores, dict):
+                raise ValueError("training_scores is not an object")
+            _real(scores, "mean"), _real(scores, "std", 0.0)
+        if not isinstance(state.get("model_sha256", ""), str):
+            raise ValueError("model_sha256 is not text")
+        if score == "weighted-reconstruction":
+            variance = np.asarray(state["residual_variance"], dtype=np.float64)
+            if variance.shape != (detector.n_features_in_,) or not (np.isfinite(variance) & (variance > 0)).all():
+                raise ValueError(f"residual_variance is not {detector.n_features_in_} positive numbers, one per feature")
+            detector.residual_variance_ = torch.tensor(variance, dtype=torch.float32)
+        if score == "latent":
+            detector.density_ = _mixture(state["mixture"], model)
         return detector
 
     # ---- checks ----------------------------------------------------------------------
@@ -269,6 +289,8 @@ class AnomalyDetector:
             raise GenlabError(f"score must be one of {', '.join(SCORES)} (got {self.score!r})")
         if not 0.0 < self.contamination < 0.5:
             raise GenlabError(f"contamination must be in (0, 0.5) (got {self.contamination})")
+        check_whole(self.k, "k", 1, MAX_DRAWS)
+        check_whole(self.draws, "draws", 1, MAX_DRAWS)
         if self.score in ("elbo", "nll") and self.model != "vae":
             raise GenlabError(f"score {self.score} needs a VAE; a {self.model} offers reconstruction, "
                               "weighted-reconstruction or latent")
@@ -276,6 +298,30 @@ class AnomalyDetector:
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise GenlabError("this AnomalyDetector is not fitted yet; call fit(X) first")
+
+
+def _real(state: dict, key: str, low: float = -math.inf, high: float = math.inf, open_ends: bool = False) -> float:
+    """state[key] as a float: a finite number from `low` to `high` (strictly between them with `open_ends`)."""
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{key} is {shown(value)!r}, not a finite number")
+    inside = low < value < high if open_ends else low <= value <= high
+    if not inside:
+        raise ValueError(f"{key} {value} is out of range")
+    return float(value)
+
+
+def _mixture(stored, model) -> GaussianMixtureSampler:
+    """The latent score's mixture from its stored arrays, checked against the model's code size."""
+    if not isinstance(stored, dict):
+        raise ValueError("mixture is not an object")
+    weights, means, covariances = (np.asarray(stored[key], dtype=np.float64) for key in ("weights", "means", "covariances"))
+    density = GaussianMixtureSampler(max(1, len(weights)) if weights.ndim == 1 else 1)
+    density.weights_, density.means_, density.covariances_ = weights, means, covariances
+    problem = mixture_problem(density, model.config.latent_dim)
+    if problem is not None:
+        raise ValueError(f"mixture: {problem}")
+    return density
 
 
 def resolve_score(score: str, model) -> str:
