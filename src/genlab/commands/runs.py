@@ -68,8 +68,8 @@ def register(commands, common) -> None:
 
 def run_info(args) -> None:
     described = summary.run_summary(args.run)
-    if args.json:
-        print(json.dumps(described, indent=2))
+    if args.json:  # strict JSON that any reader takes: a diverged run's NaN or infinite loss comes out as null
+        print(json.dumps(json.loads(json.dumps(described), parse_constant=lambda _: None), indent=2))
         return
     width = max(len(key) for key in described)
     for key, value in described.items():
