@@ -16,6 +16,7 @@ from genlab.data.config import DataConfig
 from genlab.data.dataset import Dataset, load_dataset
 from genlab.data.memory import IN_MEMORY, is_in_memory
 from genlab.errors import GenlabError
+from genlab.files import NO_SPACE, disk_error
 from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION
 from genlab.models.base import GenerativeModel, get_model_class, load_model, read_description
 from genlab.models.custom import DiscriminatorAdapter, GeneratorAdapter, network_spec
@@ -124,19 +125,25 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
             run = RunDirectory.create(path, tree)
         distributed.barrier()
         run = run or RunDirectory(path)
-    elif distributed.is_main:
+    attempt = None
+    if resume and distributed.is_main:
         run.lock()  # the one writer: a second training on this run is refused with this process's PID
         try:
             _refuse_changed_settings(run, tree)  # before config.yaml is rewritten
+            attempt = run.attempt()
+            run.write_config(tree)  # records a changed epoch count or other train settings
         except BaseException:
             run.unlock()
             raise
-        run.write_config(tree)  # records a changed epoch count or other train settings
     try:
         return _fit(run, trained, dataset, run_config, distributed, resume, monitors)
-    except BaseException:
-        if distributed.is_main and not resume:
+    except BaseException as error:
+        if distributed.is_main and attempt is None:
             run.discard_failed_start()
+        elif distributed.is_main:
+            run.roll_back(attempt)
+        if isinstance(error, OSError) and error.errno in NO_SPACE:  # a write outside the atomic helpers (a log line)
+            raise disk_error(error, error.filename or run.root) from None
         raise
     finally:
         if distributed.is_main:

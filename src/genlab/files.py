@@ -23,7 +23,7 @@ from pathlib import Path
 
 from genlab.errors import GenlabError
 
-SCRATCH_PATTERN = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # what tempfile.mkstemp makes below
+SCRATCH_PATTERN = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # ".<target>.<random>.tmp", as atomic_path names them
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _umask_lock = threading.Lock()
 
@@ -86,6 +86,14 @@ def no_space_error(target: Path, scratch: Path | None = None, needed: int | None
     free_text = f", {_size(free)} free" if free is not None else ""
     return GenlabError(f"no space left to write {target}: {need_text}{free_text} (or a file size limit); "
                        "free some space and retry")
+
+
+def disk_error(error: OSError, path: Path) -> GenlabError:
+    """An OSError the file system raised while writing `path`, as one line that says what to do."""
+    if error.errno in NO_SPACE:
+        return no_space_error(Path(path))
+    reason = error.strerror or type(error).__name__
+    return GenlabError(f"cannot write {path} ({reason}); check the path and its permissions")
 
 
 def _reads_as_no_space(error: RuntimeError, scratch: Path) -> bool:

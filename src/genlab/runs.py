@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -31,7 +32,7 @@ except ImportError:  # Windows: no advisory locks; one writer per run is then th
     fcntl = None
 
 from genlab.errors import GenlabError
-from genlab.files import remove_scratch, write_text_atomic
+from genlab.files import disk_error, remove_scratch, write_bytes_atomic, write_text_atomic
 from genlab.models.base import CONFIG_FILE as MODEL_DESCRIPTION  # what makes a folder a saved model
 from genlab.settings import dump_yaml, read_config_file
 
@@ -76,15 +77,28 @@ class RunDirectory:
         run = cls(root)
         if run.root.exists() and not run.root.is_dir():
             raise GenlabError(f"run directory '{run.root}' is a file; choose another --run-dir")
-        run._made = not run.root.exists()
         run._refuse_if_used()  # before touching anything
-        run.lock()
+        try:
+            run.root.mkdir(parents=True)
+            run._made = True
+        except FileExistsError:
+            pass  # the user's own empty folder, or one another process has just made
+        try:
+            run.lock()
+        except OSError as error:  # a full disk cannot take the lock file's PID
+            if run._made:
+                shutil.rmtree(run.root, ignore_errors=True)
+            raise disk_error(error, run.root / LOCK_FILE) from None
         try:
             run._refuse_if_used()  # another process may have started it meanwhile
         except GenlabError:
             run.unlock()
             raise
-        run.write_config(config_tree)
+        try:
+            run.write_config(config_tree)
+        except BaseException as error:
+            run.discard_failed_start()
+            raise disk_error(error, run.config_path) if isinstance(error, OSError) else error from None
         return run
 
     def _refuse_if_used(self) -> None:
@@ -154,9 +168,9 @@ class RunDirectory:
             self._lock = None
 
     def discard_failed_start(self) -> None:
-        """After a new run failed before saving anything to continue from, leave no directory behind (a plain
-        retry then works); a run with a checkpoint or a model is kept."""
-        if self.checkpoint_path.exists() or (self.model_dir / MODEL_DESCRIPTION).exists():
+        """After a new run failed before saving a checkpoint to continue from, leave no directory behind (a plain
+        retry then works); a run with a checkpoint is kept."""
+        if self.checkpoint_path.exists():
             return
         self.unlock()
         if self._made:
@@ -167,6 +181,25 @@ class RunDirectory:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+
+    def attempt(self) -> dict:
+        """What a resumed training may change before its first new checkpoint, as it is now (see roll_back)."""
+        def read(path: Path) -> bytes | None:
+            return path.read_bytes() if path.is_file() else None
+        return {"checkpoint": _signature(self.checkpoint_path), "config": read(self.config_path),
+                "metrics": read(self.metrics_path)}
+
+    def roll_back(self, attempt: dict) -> None:
+        """After a resumed training failed before completing a checkpoint, put back config.yaml and metrics.jsonl
+        as they were (a retry, or the next reader, then sees the run the last checkpoint describes)."""
+        if _signature(self.checkpoint_path) != attempt["checkpoint"]:
+            return  # it saved progress: what it wrote describes that progress
+        for path, content in ((self.config_path, attempt["config"]), (self.metrics_path, attempt["metrics"])):
+            with contextlib.suppress(OSError, GenlabError):  # best effort: the failure itself is what gets reported
+                if content is None:
+                    path.unlink(missing_ok=True)
+                elif not path.is_file() or path.read_bytes() != content:
+                    write_bytes_atomic(path, content)
 
     @classmethod
     def open(cls, root: str | Path) -> RunDirectory:
@@ -191,6 +224,15 @@ class RunDirectory:
     def read_config(self) -> dict:
         """config.yaml, read with the bounds of every config file (size, UTF-8, depth, aliases)."""
         return read_config_file(self.config_path)
+
+def _signature(path: Path) -> tuple | None:
+    """Identity and time of a file, to tell whether it was replaced; None when absent."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
 
 def default_run_dir(model_name: str, data_name: str, parent: str | Path = "runs") -> Path:
     """runs/<model>-<data>-<date>-<time>, made unique if a run started in the same second."""

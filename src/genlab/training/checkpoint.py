@@ -69,6 +69,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """The state saved at `path`, its digest and structure checked; one-line errors name the file."""
+    if not Path(path).is_file():  # a folder, a device or a dangling link: never read, never started over from
+        raise GenlabError(f"checkpoint {path} is not a regular file; delete it to restart the run")
     try:
         blob = Path(path).read_bytes()
     except OSError as error:
@@ -92,6 +94,24 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             problem = "lacks" if key not in state else "has a damaged"
             raise GenlabError(f"checkpoint {path} {problem} '{key}' entry; delete it to restart the run")
     return state
+
+
+def check_state(path: Path, state: dict, expected: dict, steps_per_epoch: int, world_size: int) -> None:
+    """Refuse weights of another dtype (load_state_dict would cast them silently) or with NaN or inf, and a
+    position past the end of an epoch (a checkpoint on an epoch's last batch precedes its validation)."""
+    if state["world_size"] == world_size and state["batch"] > steps_per_epoch:
+        raise GenlabError(f"checkpoint {path} is at batch {state['batch']:,} of an epoch of {steps_per_epoch:,} "
+                          "batches (damaged, or the data changed); delete it to restart the run")
+    for key, value in state["model"].items():
+        if not isinstance(value, torch.Tensor):
+            raise GenlabError(f"checkpoint {path} has a damaged '{key}' entry; delete it to restart the run")
+        wanted = expected.get(key)
+        if wanted is not None and value.dtype != wanted.dtype:
+            raise GenlabError(f"checkpoint {path} holds '{key}' as {value.dtype} where the model has {wanted.dtype}; "
+                              "delete it to restart the run")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise GenlabError(f"checkpoint {path} holds NaN or infinite weights in '{key}'; delete it to restart "
+                              "the run (or resume from a copy taken before training diverged)")
 
 
 def _verified_payload(path: Path, blob: bytes) -> bytes:

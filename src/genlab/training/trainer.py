@@ -33,7 +33,7 @@ from genlab.data.batches import Batch, BatchLoader
 from genlab.errors import GenlabError, TrainingDivergedError
 from genlab.images import save_image_grid
 from genlab.models.base import GenerativeModel
-from genlab.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from genlab.training.checkpoint import capture_rng, check_state, load_checkpoint, restore_rng, save_checkpoint
 from genlab.training.config import TrainConfig
 from genlab.training.distributed import Distributed, resolve_device, resolve_precision
 from genlab.training.metrics import MetricsLog
@@ -44,7 +44,6 @@ from genlab.version import __version__
 
 EVAL_SEED_OFFSET = 7919  # validation noise is seeded apart from the training stream
 INIT_SAMPLES = 20_000  # enough for the principal components of 784 pixels, and seconds to decompose
-
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ class Trainer:
         self.prefixes = {name: "" if len(groups) == 1 else f"{name}/" for name in groups}
         torch.manual_seed(self.seed * 1000 + self.dist.rank)  # each rank draws its own noise
 
-        resumed = self._restore() if resume else False
+        resumed = self._restore(steps_per_epoch) if resume else False
         if not resumed and model.starts_from_data:  # a data-dependent start, before any replica copies the weights
             model.initialise_from_data(train.preprocessing(train.x[:INIT_SAMPLES]).to(self.device))
         step_fn = model
@@ -139,6 +138,8 @@ class Trainer:
         started = time.perf_counter()
         self.deadline = started + 60 * cfg.max_minutes if cfg.max_minutes else None
         self.out_of_time = False
+        if resumed and self.position.epoch >= cfg.epochs and self.run is not None and self.dist.is_main:
+            self.model.save_pretrained(self.run.model_dir)  # a kill after the last checkpoint may have stopped this
         try:
             while self.position.epoch < cfg.epochs and not self.out_of_time:
                 self._train_epoch(step_fn, train, log)
@@ -317,11 +318,12 @@ class Trainer:
         return Batch(batch.x[:half], batch.y[:half] if batch.y is not None else None)
 
     def _end_of_epoch(self, preview_batch: Batch | None) -> None:
+        # the checkpoint first: a write that fails (a full disk) then leaves no model newer than what a resume continues
+        self._save_checkpoint()
         if self.run is not None and self.dist.is_main:
             if preview_batch is not None and len(preview_batch.x):
                 self._save_previews(preview_batch)
             self.model.save_pretrained(self.run.model_dir)
-        self._save_checkpoint()
 
     @torch.no_grad()
     def _save_previews(self, batch: Batch) -> None:
@@ -348,13 +350,15 @@ class Trainer:
             **({"settings": self.settings} if self.settings is not None else {}),
         })
 
-    def _restore(self) -> bool:
+    def _restore(self, steps_per_epoch: int) -> bool:
         """Load the run's last checkpoint into model, optimizers, schedulers, position and RNG."""
-        if self.run is None or not self.run.checkpoint_path.is_file():
+        path = self.run.checkpoint_path if self.run is not None else None
+        if path is None or not (path.exists() or path.is_symlink()):
             self._say("no checkpoint yet: starting the run from the beginning")
             return False
-        state = load_checkpoint(self.run.checkpoint_path)
+        state = load_checkpoint(path)  # refuses a folder or device in its place: no silent start from scratch
         self._check_settings(state.get("settings"))
+        check_state(path, state, self.model.state_dict(), steps_per_epoch, self.dist.world_size)
         try:
             self.model.load_state_dict(state["model"])
             for name, optimizer in self.optimizers.items():
