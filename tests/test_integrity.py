@@ -170,10 +170,9 @@ def test_files_honour_the_umask(tmp_path):
     assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o664
 
 
-def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(run):
-    """A file size limit makes every write past it fail as a full disk does (EFBIG)."""
-    checkpoint = run / "checkpoints" / "last.pt"
-    before = checkpoint.read_bytes()
+def train_under_file_limit(run, limit: int, **options) -> subprocess.CompletedProcess:
+    """genlab.train in a child process where a file may grow to `limit` bytes: past it, writes fail as on a full
+    disk (EFBIG)."""
     np.save(run.parent / "x.npy", vectors())
     script = textwrap.dedent(f"""
         import resource, signal, sys
@@ -181,18 +180,60 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(run):
         import genlab
         from genlab.errors import GenlabError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
         try:
-            genlab.train(run_dir="{run}", resume=True, epochs=3, data=np.load("{run.parent / 'x.npy'}"), progress=False)
+            genlab.train(run_dir="{run}", data=np.load("{run.parent / 'x.npy'}"), progress=False, **{options!r})
         except GenlabError as error:
             sys.exit("error: " + str(error))
     """)
-    result = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    return subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, env=subprocess_env(), timeout=300)
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_run_as_its_last_checkpoint_describes(run):
+    kept = ["checkpoints/last.pt", "config.yaml", "metrics.jsonl", "model/model.safetensors"]
+    before = {name: (run / name).read_bytes() for name in kept}
+    result = train_under_file_limit(run, 200_000, resume=True, epochs=3)  # the model fits, the checkpoint does not
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1, result.stderr
     assert lines[-1].startswith("error: no space left to write") and "Traceback" not in result.stderr
-    assert checkpoint.read_bytes() == before
+    assert {name: (run / name).read_bytes() for name in kept} == before  # epochs=3 and the attempt's lines undone
     assert not list(run.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("limit", [100, 200_000])  # config.yaml fails; the first checkpoint fails
+def test_a_new_run_that_saved_no_checkpoint_leaves_no_folder(tmp_path, limit):
+    result = train_under_file_limit(tmp_path / "run", limit, model="vae", overrides=FAST)
+    assert result.returncode == 1 and "error: no space left to write" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("damage", ["float64 weights", "NaN weights", "batch past the epoch", "a folder"])
+def test_a_checkpoint_that_cannot_be_continued_is_refused_and_changes_nothing(run, damage):
+    import hashlib
+    import io
+
+    import torch
+
+    checkpoint = run / "checkpoints" / "last.pt"
+    state = load_checkpoint(checkpoint)
+    if damage == "a folder":
+        checkpoint.unlink()
+        checkpoint.mkdir()  # read as "no checkpoint yet", it would start the run over
+    else:
+        if damage == "float64 weights":
+            state["model"] = {key: value.double() for key, value in state["model"].items()}
+        elif damage == "NaN weights":
+            next(iter(state["model"].values())).fill_(float("nan"))
+        else:
+            state["batch"] = 10**9
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        payload = buffer.getvalue()
+        checkpoint.write_bytes(b"genlab-checkpoint 2 " + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    before = {name: (run / name).read_bytes() for name in ("config.yaml", "metrics.jsonl")}
+    with pytest.raises(GenlabError, match=r"last\.pt (holds|is at batch|is not a regular file)"):
+        genlab.train(run_dir=run, resume=True, epochs=2, data=vectors(), progress=False)
+    assert {name: (run / name).read_bytes() for name in before} == before
 
 
 def test_scratch_files_of_a_killed_write_are_removed_when_training_starts(run):
