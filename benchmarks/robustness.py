@@ -1650,10 +1650,20 @@ add("stale", "scratch-model-after-kill", "accept", "model/.model.safetensors.x9q
     lambda c: planted(c, ["model/.model.safetensors.x9q2.tmp", "model/.config.json.a1b2.tmp"]))
 add("stale", "scratch-run-files-after-kill", "accept", ".config.yaml.*.tmp and .metrics.jsonl.*.tmp left by a kill; train --resume",
     lambda c: planted(c, [".config.yaml.zz01.tmp", ".metrics.jsonl.zz02.tmp"]))
-add("stale", "scratch-gmm-after-kill", "accept", "samplers/.gmm-10.npz.*.tmp left by a kill; sample --sampler gmm",
-    lambda c: (lambda run: (run.joinpath("samplers/.gmm-10.npz.q7.tmp").write_bytes(b"PK\x03\x04"),
+add("stale", "scratch-gmm-after-kill", "accept", "samplers/.gmm-10.npz.*.tmp left by a kill 20 minutes ago; sample --sampler gmm",
+    lambda c: (lambda run: (_killed_long_ago(run / "samplers/.gmm-10.npz.q7.tmp", b"PK\x03\x04"),
                             c.genlab("sample", run, "--sampler", "gmm", "-n", "4", "-o", "s.png",
                                      check=gone([run / "samplers/.gmm-10.npz.q7.tmp"])))[1])(c.copy("vae")))
+
+
+def _killed_long_ago(path: Path, data: bytes) -> None:
+    # sampling holds no lock on the run, so genlab spares a scratch file younger than runs.SCRATCH_AGE_S
+    # (another process's write may be under way); one from a kill 20 minutes ago is past that and must go
+    path.write_bytes(data)
+    old = time.time() - 20 * 60
+    os.utime(path, (old, old))
+
+
 add("stale", "failed-start-no-device", "refuse", "train --device cuda on a machine without one: no run directory may remain",
     lambda c: c.train("vae", "--device", "cuda"))
 add("stale", "failed-start-diverged", "refuse", "train with --set train.lr=1e30 (diverges in the first epoch): no run directory",
