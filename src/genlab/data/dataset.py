@@ -159,6 +159,7 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
         raise GenlabError(f"this run was trained on {what}; pass that data again (data=X in Python; to evaluate "
                           "or use the model on a file holding it, --data FILE)")
     if config.name in NAMED_DATASETS:
+        _refuse_unused(config, "a named dataset", ("label_column", "column_types", "image_size"))
         named = NAMED_DATASETS[config.name]
         directory = ensure_named_dataset(named, config.root, download=download, mirror=mirror)
         raw = named.read(directory)
@@ -170,8 +171,11 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
     except (OSError, RuntimeError) as error:  # a name too long for a path, a ~user that does not exist
         raise GenlabError(f"unknown dataset '{shown(config.name)}': not a usable path ({shown(error, 120)})") from None
     if is_dir:
+        _refuse_unused(config, "an image folder", ("label_column", "column_types"))
         return read_image_folder(path, config.image_size)
     if is_file:
+        _refuse_unused(config, "an array file", ("image_size",) if path.suffix.lower() == ".csv" else
+                       ("label_column", "column_types", "image_size"))
         raw = read_array_file(path, config.label_column, config.column_types)
         if raw.y_train is not None:
             raw.y_train, _ = as_labels(raw.y_train, len(raw.x_train), path)
@@ -180,6 +184,16 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
         f"unknown dataset '{shown(config.name)}': not a named dataset ({', '.join(NAMED_DATASETS)}) "
         "nor an existing .npy/.npz/.csv file or image folder"
     )
+
+
+def _refuse_unused(config: DataConfig, kind: str, keys: tuple[str, ...]) -> None:
+    """A setting that does nothing for this kind of data is a mistake to point out, not to ignore."""
+    for key in keys:
+        if getattr(config, key) is not None:
+            applies = {"label_column": "CSV files and DataFrames", "column_types": "CSV files and DataFrames",
+                       "image_size": "image folders"}[key]
+            raise GenlabError(f"data.{key} applies to {applies}, and '{shown(config.name)}' is {kind}; "
+                              f"remove data.{key} (or set it to null)")
 
 
 def ensure_named_dataset(

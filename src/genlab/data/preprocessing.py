@@ -64,6 +64,23 @@ class Preprocessing:
         return self._cache[key]
 
 
+def check_preprocessing(state, data_shape) -> None:
+    """A stored preprocessing (a model's config.json) that maps inputs of `data_shape`: one number or one per
+    feature, finite, with no zero scale; a one-line error otherwise."""
+    if not isinstance(state, dict) or set(state) != {"value_range", "scale", "shift", "binarize"}:
+        raise GenlabError("'preprocessing' must hold value_range, scale, shift and binarize")
+    if state["value_range"] not in ("unit", "symmetric", "real") or not isinstance(state["binarize"], bool):
+        raise GenlabError("'preprocessing' has an unknown value_range or a binarize that is not true/false")
+    features = int(np.prod(data_shape)) if data_shape else 0
+    for key in ("scale", "shift"):
+        values = state[key]
+        if not isinstance(values, list) or len(values) not in (1, features) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values):
+            raise GenlabError(f"'preprocessing.{key}' must be one finite number or {features:,} of them")
+    if any(v == 0 for v in state["scale"]):
+        raise GenlabError("'preprocessing.scale' holds a zero, which no input can be mapped back through")
+
+
 def convert_preprocessing(x: torch.Tensor, source: dict | None, target: dict | None) -> torch.Tensor:
     """Model inputs under one preprocessing -> model inputs under another (e.g. a classifier's)."""
     if source is None or target is None or source == target:

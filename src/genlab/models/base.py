@@ -34,6 +34,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from genlab.bounds import check_whole
+from genlab.data.preprocessing import check_preprocessing
 from genlab.errors import GenlabError
 from genlab.files import file_sha256, write_bytes_atomic, write_text_atomic
 from genlab.models import units
@@ -386,7 +387,10 @@ def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Pa
         )
     try:
         checked = {key: coerce(value, hints[key], key) for key, value in values.items()}
-        return config_cls(**checked)
+        config = config_cls(**checked)
+        if config.preprocessing is not None:
+            check_preprocessing(config.preprocessing, config.data_shape)
+        return config
     except GenlabError as error:
         raise GenlabError(f"{directory / CONFIG_FILE}: {error}; restore it or retrain") from None
     except (TypeError, ValueError, OverflowError) as error:
