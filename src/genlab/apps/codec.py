@@ -20,7 +20,7 @@ Container format, version 1 (all integers little-endian):
     44      4     step (float32)
     48      1     bytes per quantised value (1: int8, 2: int16)
     49      1     R, the rank of one sample's shape, then R uint16 sizes (C, H, W)
-    ..      2     L, then L bytes: the model's location when compressed (UTF-8, a hint only)
+    ..      2     L, then L bytes: the model's location when compressed (as the file system spells it; a hint only)
     ..      4     P, then P bytes: the coded payload
     end-4   4     CRC-32 of every byte before it
 
@@ -39,6 +39,7 @@ import hashlib
 import logging
 import lzma
 import math
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -163,7 +164,7 @@ def pack(quantised: np.ndarray, step: float, sample_shape: tuple[int, ...], sha2
     candidates = {ZLIB: zlib.compress(raw, 9), LZMA: lzma.compress(raw, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)}
     coder = min(candidates, key=lambda c: len(candidates[c]))
     payload = candidates[coder]
-    hint = model_hint.encode("utf-8")[:65535]
+    hint = os.fsencode(model_hint)[:65535]  # a path as the file system spells it, UTF-8 or not
     header = MAGIC + struct.pack("<BB32sIHfBB", VERSION, coder, bytes.fromhex(sha256), count, dims, step, width,
                                  len(sample_shape))
     body = header + struct.pack(f"<{len(sample_shape)}H", *sample_shape) + struct.pack("<H", len(hint)) + hint
@@ -225,7 +226,7 @@ def _parse_header(body: bytes) -> Header:
     shape = struct.unpack_from(f"<{rank}H", body, offset)
     offset += 2 * rank
     (hint_length,) = struct.unpack_from("<H", body, offset)
-    hint = body[offset + 2 : offset + 2 + hint_length].decode("utf-8", errors="replace")
+    hint = os.fsdecode(body[offset + 2 : offset + 2 + hint_length])
     offset += 2 + hint_length
     (payload_length,) = struct.unpack_from("<I", body, offset)
     if offset + 4 + payload_length != len(body):

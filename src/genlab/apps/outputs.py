@@ -10,6 +10,7 @@ Every file appears whole or not at all (genlab.files.atomic_path); folders are c
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -73,8 +74,20 @@ def write_samples(model, x: torch.Tensor, output: str | Path, names: Sequence[st
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise GenlabError(f"two inputs are both named '{repeated[0]}'; rename one, or write a .npy array instead of a folder")
+    made = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
-    return [save_png(image, output / f"{name}.png") for image, name in zip(to_pixels(model, x), names)]
+    written: list[Path] = []
+    try:
+        for image, name in zip(to_pixels(model, x), names):
+            written.append(save_png(image, output / f"{name}.png"))
+    except BaseException:  # a full disk half-way: no half set of images left looking complete
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                output.rmdir()
+        raise
+    return written
 
 
 def write_grid(model, x: torch.Tensor, output: str | Path, columns: int | None = None) -> Path:

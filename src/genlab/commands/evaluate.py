@@ -58,7 +58,8 @@ def run(args) -> None:
                               limit=args.limit, inception_weights=args.inception_weights, device=args.device,
                               progress=progress(args))
     print(formatting.format_results(results))
+    if output is not None:  # the file asked for first: when it cannot be written, the run is left unchanged
+        files.write_text_atomic(output, stored.results_json(results))
     stored.store_eval(args.run, results)
     if output is not None:
-        files.write_text_atomic(output, stored.results_json(results))
         print(f"wrote {output}")

@@ -8,6 +8,7 @@ mirror, while the compressed bytes differ between them.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -19,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,11 @@ def fetch_files(dataset: str, directory: Path, files: Sequence[DataFile], mirror
     A mirror that cannot be reached at all is not asked again for the other files,
     so an offline machine fails in a fraction of a second.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    with _folder(directory):
+        _fetch_each(dataset, directory, files, mirrors)
+
+
+def _fetch_each(dataset: str, directory: Path, files: Sequence[DataFile], mirrors: Sequence[str]) -> None:
     unreachable: set[str] = set()
     failed: list[str] = []
     reasons: dict[str, str] = {}
@@ -132,7 +137,11 @@ def fetch_files(dataset: str, directory: Path, files: Sequence[DataFile], mirror
 
 def fetch_archive(dataset: str, directory: Path, archive: Archive, mirrors: Sequence[str]) -> None:
     """Download an archive, check it, extract only the listed members, record their digests."""
-    directory.mkdir(parents=True, exist_ok=True)
+    with _folder(directory):
+        _fetch_archive(dataset, directory, archive, mirrors)
+
+
+def _fetch_archive(dataset: str, directory: Path, archive: Archive, mirrors: Sequence[str]) -> None:
     failures = []
     for mirror in mirrors:
         with tempfile.TemporaryDirectory(dir=directory, prefix=".fetch-") as scratch:
@@ -153,6 +162,20 @@ def fetch_archive(dataset: str, directory: Path, archive: Archive, mirrors: Sequ
         f"{dataset}: could not get {archive.remote} ({'; '.join(failures)}); "
         f"put it in a folder and run `genlab data fetch {dataset} --mirror FOLDER`"
     )
+
+
+@contextlib.contextmanager
+def _folder(directory: Path) -> Iterator[None]:
+    """`directory`, made if missing; when the fetch fails, the folders it made are removed again if still empty."""
+    made = [folder for folder in (directory, *directory.parents) if not folder.exists()]  # deepest first
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def read_manifest(directory: Path) -> dict[str, str]:
