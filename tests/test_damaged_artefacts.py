@@ -104,8 +104,6 @@ def test_an_anomaly_detector_refuses_k_and_draws_out_of_range_before_fitting(set
         AnomalyDetector(model="vae", epochs=50, **setting).fit(vectors())
 
 
-@pytest.mark.xfail(strict=True, reason="genlab.apps.inputs.read_samples takes a CSV read as a table (it holds inf) "
-                                       "for an array: AttributeError")
 def test_detect_score_of_a_csv_holding_inf_is_one_line(run, tmp_path, cli):
     (tmp_path / "new.csv").write_text(",".join(f"p{i}" for i in range(64)) + "\n" + ",".join(["0"] * 63 + ["inf"]) + "\n")
     code, _, err = cli("detect", "score", run, tmp_path / "new.csv", "-o", tmp_path / "s.csv")

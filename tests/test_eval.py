@@ -127,7 +127,7 @@ def test_gmm_sampler_and_bad_requests(digits_runs, cli, monkeypatch, tmp_path):
     for args, message in (
         (["--metrics", "likelihood"], "does not apply to a ae model"),
         (["--metrics", "beauty"], "unknown metric group 'beauty'"),
-        (["--samples", "1"], "--samples must be at least 2"),
+        (["--samples", "1"], "(--samples) must be from 2"),
     ):
         code, _, err = cli("eval", runs["ae"], *args, "-o", output, "--quiet")
         assert code == 2 and err.startswith("error:") and message in err and err.count("\n") == 1

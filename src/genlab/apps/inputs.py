@@ -11,6 +11,7 @@ genlab.apps.outputs writes results back in the same units.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from genlab.data.columns import Columns
 from genlab.data.readers import IMAGE_SUFFIXES, decode_image, read_array_file
 from genlab.errors import GenlabError
 from genlab.models.units import to_model_space
+from genlab.settings import shown
 
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
 
@@ -49,6 +51,9 @@ def read_samples(paths: Sequence[str | Path], channels: int | None = None) -> tu
             names.append(path.stem)
         elif path.suffix.lower() in ARRAY_SUFFIXES:
             raw = read_array_file(path)
+            if isinstance(raw.x_train, Columns):  # a CSV with text, gaps or inf is read as a table: no samples
+                raise GenlabError(f"{path}: {first_non_number(raw.x_train)}, not a finite number; this model takes "
+                                  "numbers only: remove or impute it")
             arrays.append(raw.x_train if raw.x_test is None else np.concatenate([raw.x_train, raw.x_test]))
             names += [f"{path.stem}_{i:05d}" for i in range(len(arrays[-1]))]
         else:
@@ -61,6 +66,19 @@ def read_samples(paths: Sequence[str | Path], channels: int | None = None) -> tu
     dtypes = {a.dtype for a in arrays}
     stacked = np.concatenate(arrays) if len(dtypes) == 1 else np.concatenate([a.astype(np.float32) for a in arrays])
     return stacked, names
+
+
+def first_non_number(table: Columns) -> str:
+    """Where a table first holds a cell that is not a finite number: 'record R, column 'C' holds 'X''."""
+    for row in range(len(table)):
+        for name, column in zip(table.names, table.values):
+            try:
+                if math.isfinite(float(column[row])):
+                    continue
+            except (TypeError, ValueError):
+                pass
+            return f"record {row + 1}, column '{shown(name)}' holds '{shown(column[row])}'"
+    return "a cell"
 
 
 def read_image(path: Path, channels: int | None = None) -> np.ndarray:
