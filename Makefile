@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/vs_pythae.py
 	$(VENV)/bin/python benchmarks/trainer_overhead.py
 	for script in classifier gan_modes gan_vs_reference nll_mnist sample_quality representation speed \
-	              app_compression app_denoising app_inpainting app_anomaly app_traffic; do \
+	              app_compression app_denoising app_inpainting app_anomaly app_traffic robustness; do \
 	  $(VENV)/bin/python benchmarks/$$script.py || exit 1; done
 	$(VENV)/bin/python benchmarks/make_results.py
 

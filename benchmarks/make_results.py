@@ -315,11 +315,32 @@ def app_traffic(result: dict) -> list[str]:
     return lines + [machine_line(result)]
 
 
+def robustness(result: dict) -> list[str]:
+    summary, kills = result["summary"], result["kills"]["summary"]
+    outcomes = list(summary["by_outcome"])
+    lines = ["## Robustness: hostile input and SIGKILL", "",
+             "Script: `benchmarks/robustness.py`. Each case is a bad input a user could give (a file, a flag, a setting, "
+             "an HTTP request) run in its own folder and child process; " + result["protocol"]["clean"] + " counts as "
+             f"clean. {summary['cases']} cases: {summary['as_expected']} as expected (refused cleanly, or accepted "
+             f"where acceptable), {summary['not_as_expected']} not.", "",
+             "| class | " + " | ".join(outcomes) + " |", "|---|" + "---:|" * len(outcomes)]
+    for name, counts in summary["by_class"].items():
+        lines.append(f"| {name} | " + " | ".join(str(counts.get(o, "")) for o in outcomes) + " |")
+    lines.append("| all | " + " | ".join(str(summary["by_outcome"][o]) for o in outcomes) + " |")
+    missed = [case for case in result["cases"] if case["outcome"] not in ("clean", "accepted")]
+    if missed:
+        lines += ["", "Not as expected: " + "; ".join(f"`{c['id']}` ({c['outcome']})" for c in missed) + "."]
+    lines += ["", f"SIGKILL campaign: {kills['kills']} kills ({', '.join(f'{n} {aim}' for aim, n in kills['by_aim'].items())}"
+              f"); {kills['identical_resumes']} resumed to byte-identical weights, {kills['duplicate_val_lines']} "
+              f"duplicated validation lines, {kills['scratch_left']} left scratch files.", ""]
+    return lines + [machine_line(result)]
+
+
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
              "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
-             "app_anomaly": app_anomaly, "app_traffic": app_traffic}
+             "app_anomaly": app_anomaly, "app_traffic": app_traffic, "robustness": robustness}
 
 
 def main() -> None:
