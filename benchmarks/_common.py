@@ -11,17 +11,21 @@ from pathlib import Path
 
 import torch
 
+CPU_FEATURES = {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile"}
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED_DATASETS = Path(os.environ.get("GENLAB_SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
 def machine() -> dict:
     """What the numbers were measured on."""
-    cpu = platform.processor() or "unknown"
+    cpu, flags = platform.processor() or "unknown", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+            if cpu != "unknown" and flags:
                 break
     except OSError:
         pass
@@ -37,6 +41,9 @@ def machine() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # bf16 speed depends on these: with AVX512-BF16 or AMX a bf16 matmul beats fp32, without them it may not
+        "cpu_features": sorted(flags & CPU_FEATURES),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "genlab_commit": commit,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -17,7 +17,8 @@ RESULTS = HERE / "results"
 def machine_line(result: dict) -> str:
     m = result["machine"]
     return (f"Measured on {m['cpu']} ({m['cores']} cores, {m['torch_threads']} torch thread{'s' if m['torch_threads'] != 1 else ''}), "
-            f"torch {m['torch']}, genlab commit {m['genlab_commit'] or '?'}, {m['date']}.")
+            f"torch {m['torch']}, genlab commit {m['genlab_commit'] or '?'}, {m['date']}"
+            + (f"; CPU features {', '.join(m['cpu_features'])}." if m.get("cpu_features") else "."))
 
 
 def vs_pythae(result: dict) -> list[str]:
