@@ -37,6 +37,12 @@ from genlab.data import ensure_named_dataset, get_named_dataset, load_dataset
 from genlab.data.corruption import corrupt
 from genlab.eval.reconstruction import psnr, ssim
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = (
+    "classical filters' parameters tuned on validation images (recorded with each row); genlab's "
+    "denoising autoencoders at fixed settings; test images only score"
+)
+
 NOISES = {"gaussian 0.1": ("gaussian", 0.1), "gaussian 0.3": ("gaussian", 0.3), "gaussian 0.5": ("gaussian", 0.5),
           "salt-and-pepper 10%": ("salt_and_pepper", 0.1)}
 DAE = {"arch": "conv", "latent_dim": 128}
@@ -108,7 +114,7 @@ def main() -> None:
 
     write_result("app_denoising", {
         "benchmark": "app_denoising",
-        "protocol": {"data": "official test split in [0, 1]", "limit": args.limit, "noises": NOISES,
+        "protocol": {"selection_protocol": SELECTION, "data": "official test split in [0, 1]", "limit": args.limit, "noises": NOISES,
                      "genlab": {"model": "dae", "settings": DAE, "epochs": args.epochs, "seed": 0,
                                 "training": "genlab's 54,000-image training split, one model per noise setting"},
                      "classical": {"grids": GRIDS, "tuning": f"PSNR on the first {args.tune} images of genlab's validation split",

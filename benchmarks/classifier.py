@@ -26,6 +26,12 @@ from genlab.eval.features import (
 )
 from genlab.models.base import weights_sha256
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = (
+    "none in this script: the recipes in genlab.eval.features are fixed; the test images only score "
+    "them"
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,7 +55,7 @@ def main() -> None:
         print(name, json.dumps({k: v for k, v in results[name].items() if k != "recipe"}), flush=True)
     write_result("classifier", {
         "benchmark": "classifier",
-        "protocol": {"train_samples": 54000, "val_samples": 6000, "test_samples": 10000, "split": "official test split",
+        "protocol": {"selection_protocol": SELECTION, "train_samples": 54000, "val_samples": 6000, "test_samples": 10000, "split": "official test split",
                      "train_seconds": "wall time of the Trainer, including per-epoch validation"},
         "machine": machine(), **results,
     })

@@ -31,6 +31,12 @@ from genlab.data.model_inputs import model_inputs
 from genlab.eval.probes import probe_accuracy
 from genlab.models.inference import encode_all
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = (
+    "none: genlab's default widths, a fixed code size and fixed probe settings; every model trained "
+    "is reported"
+)
+
 MODELS = ("ae", "sparse-ae", "vae", "supervised-ae")
 
 
@@ -72,6 +78,7 @@ def main() -> None:
     write_result("representation", {
         "benchmark": "representation",
         "protocol": {
+            "selection_protocol": SELECTION,
             "models": "MLP ae, sparse-ae, vae (posterior mean), supervised-ae (uses labels); genlab defaults otherwise",
             "latent_dim": args.latent, "epochs": args.epochs, "seed": 0,
             "probe_train": f"first {args.probe_train} images of genlab's training split",

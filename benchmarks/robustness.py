@@ -73,6 +73,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_result  # noqa: E402
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = "none: each case passes or fails"
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 GENLAB_SCRIPT = Path(PYTHON).parent / "genlab"
@@ -2383,6 +2386,7 @@ def main() -> None:
     payload = {
         "benchmark": "robustness",
         "protocol": {
+            "selection_protocol": SELECTION,
             "cases": "each case in a fresh folder; one child process with RLIMIT_AS "
                      f"{MEMORY_LIMIT >> 30} GiB, no core files, umask 022 unless the case sets another, "
                      f"a {CASE_TIMEOUT} s time limit unless the case sets a shorter one, OMP_NUM_THREADS=1",

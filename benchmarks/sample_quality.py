@@ -43,6 +43,11 @@ from genlab.eval.features import (
 )
 from genlab.models.base import weights_sha256
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = (
+    "none: genlab's defaults and fixed epoch budgets; every generator trained is reported"
+)
+
 LATENT = {"arch": "conv", "latent_dim": 16}
 # generator -> (model, model settings, sampler); GANs get their own epoch budget
 GENERATORS = {
@@ -100,6 +105,7 @@ def main() -> None:
     runs = state.setdefault("runs", [])
     done = {(r["dataset"], r["generator"], r["seed"]) for r in runs}
     protocol = {
+        "selection_protocol": SELECTION,
         "generators": {k: {"model": m, "settings": s, "sampler": p} for k, (m, s, p) in GENERATORS.items()},
         "epochs": args.epochs, "gan_epochs": args.gan_epochs, "samples": args.samples,
         "reference": "official test split (10,000 images)", "feature_space": "genlab reference classifier, penultimate layer",

@@ -37,6 +37,11 @@ from genlab.training import Trainer
 from genlab.training.config import TrainConfig
 from genlab.training.distributed import resolve_precision
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = (
+    "none: fixed settings timed both ways"
+)
+
 # family -> (model name, settings); the defaults a user gets, except where named
 FAMILIES = {
     "ae (mlp)": ("ae", {}),
@@ -132,6 +137,7 @@ def main() -> None:
     write_result("speed", {
         "benchmark": "speed",
         "protocol": {
+            "selection_protocol": SELECTION,
             "data": "MNIST training split (54,000 images), batch 128, one epoch (421 steps) per measurement",
             "bare_loop": "zero_grad / forward / backward / fused Adam step / after-update hook per scheduled group",
             "genlab": "Trainer with a run directory (scheduler, NaN checks, metrics, sample grid, model, checkpoint)",

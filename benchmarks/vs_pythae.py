@@ -38,6 +38,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# What chose this benchmark's settings, and on which data (recorded in the JSON).
+SELECTION = (
+    "none on the test images: networks, epochs, batch and optimiser are fixed in advance and the same "
+    "for both tools; pythae's final model is its best on the validation split (its own rule), "
+    "genlab's is its last"
+)
+
 LATENT = 32
 HIDDEN = [512, 512]
 TOOLS = ["genlab", "pythae", "genlab-bf16"]
@@ -199,6 +206,7 @@ def main() -> None:
     result = {
         "benchmark": "vs_pythae",
         "protocol": {
+            "selection_protocol": SELECTION,
             "data": "MNIST, statically binarised with seed 0; genlab's seeded split of the official training set",
             "train_samples": sizes["train"], "val_samples": sizes["val"], "test_samples": sizes["test"],
             "networks": "MLP encoder 784-512-512-(32+32), decoder 32-512-512-784, ReLU",

@@ -106,6 +106,22 @@ def test_container_follows_the_documented_layout(runs, digits_test):
     assert np.array_equal(codes, expected)
 
 
+def test_small_inputs_get_preset_9es_lzma_stream_without_its_64_mib_dictionary():
+    """The dictionary sized to the input changes nothing in the stream, which version-1 readers decode."""
+    import lzma
+
+    from genlab.apps.codec import LZMA_FILTERS, lzma_filters
+
+    generator = np.random.default_rng(0)
+    for size in (1, 300, 4097, 70_000):
+        raw = np.round(generator.laplace(size=size) * 3).astype("<i1").tobytes()
+        sized = lzma.compress(raw, format=lzma.FORMAT_RAW, filters=lzma_filters(len(raw)))
+        assert sized == lzma.compress(raw, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
+        assert lzma.decompress(sized, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS) == raw
+    assert lzma_filters(300)[0]["dict_size"] == 4096  # LZMA's smallest, not preset 9e's 64 MiB
+    assert lzma_filters(10**9)[0]["dict_size"] == 64 << 20  # never above preset 9e's own
+
+
 def with_crc(body: bytes) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 

@@ -1,0 +1,116 @@
+"""Every measured figure that README.md and docs/ quote comes from committed benchmark JSON.
+
+CLAIMS lists each quoted passage as a template and the values the JSON gives for it: a rerun
+that moves a figure fails here until the page is updated. Every other figure with a unit of
+measurement (dB, nats, %, x, times, seconds, minutes) on those pages must be a setting or a
+limit listed in NOT_MEASURED, so a new number cannot appear without its source.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import pytest
+from conftest import REPO
+
+RESULTS = REPO / "benchmarks" / "results"
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s?(?:dB|nats|%|x\b|×|times|seconds|minutes|hours|s\b)")
+
+
+def result(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def pythae_ratios() -> list[float]:
+    """genlab / pythae training throughput, per seed."""
+    runs = {}
+    for run in result("vs_pythae")["runs"]:
+        runs.setdefault(run["seed"], {})[run["tool"]] = run["images_per_s"]
+    return [seed["genlab"] / seed["pythae"] for seed in runs.values()]
+
+
+def inpainting_margins() -> list[float]:
+    r = result("app_inpainting")
+    return [hole["margin_db"] for dataset in ("mnist", "fashion-mnist") for hole in r[dataset].values()]
+
+
+def compression_margins(view: str) -> list[float]:
+    r = result("app_compression")
+    return [r[dataset]["margins"]["webp"][view]["mean"] for dataset in ("mnist", "fashion-mnist")]
+
+
+def compression_break_even() -> list[int]:
+    r = result("app_compression")
+    return [next(row["break_even_images"] for row in r[d]["break_even"]["webp"] if row["quality"] == 1)
+            for d in ("mnist", "fashion-mnist")]
+
+
+# (page, the passage as quoted with {} for each figure, the figures from the JSON)
+CLAIMS = [
+    ("README.md", "trains {:.1f} to {:.1f} times as many images per second with genlab ({:.2f} over all {} seeds",
+     lambda: (min(pythae_ratios()), max(pythae_ratios()), result("vs_pythae")["throughput_ratio"], len(pythae_ratios()))),
+    ("README.md", "at a better test ELBO ({:.1f} against {:.1f} nats",
+     lambda: (result("vs_pythae")["test_elbo_genlab"], result("vs_pythae")["test_elbo_pythae"])),
+    ("README.md", "{:.2f} nats for the MLP VAE and {:.2f} for IWAE",
+     lambda: (result("nll_mnist")["rows"]["vae-mlp"]["nll"], result("nll_mnist")["rows"]["iwae-mlp"]["nll"])),
+    ("README.md", "(the published VAE: {:.2f})", lambda: (result("nll_mnist")["published"]["VAE (Burda et al. 2015)"],)),
+    ("README.md", "{:.1f} to {:.1f} dB closer to the truth", lambda: (min(inpainting_margins()), max(inpainting_margins()))),
+    ("README.md", "at WebP's smallest file {:+.1f} dB on MNIST and {:+.1f} dB on Fashion-MNIST",
+     lambda: tuple(compression_margins("shared_at_smallest"))),
+    ("README.md", "each image in its own file, {:+.1f} dB and {:+.1f} dB",
+     lambda: tuple(compression_margins("per_file_at_smallest"))),
+    ("README.md", "pays for itself from {:,} and {:,} images", lambda: tuple(compression_break_even())),
+    ("docs/models.md", "{:.2f}% on MNIST and {:.1f}% on Fashion-MNIST in under {} minutes",
+     lambda: (100 * result("classifier")["mnist"]["test_accuracy"], 100 * result("classifier")["fashion-mnist"]["test_accuracy"],
+              int(max(result("classifier")[d]["train_seconds"] for d in ("mnist", "fashion-mnist")) // 60 + 1))),
+    ("docs/training.md", "bf16 trained the MNIST VAE at {:.2f}x the fp32 speed, with a test ELBO of {:.2f} against {:.2f} nats",
+     lambda: (result("vs_pythae")["bf16"]["images_per_s"] / result("vs_pythae")["images_per_s_genlab"],
+              result("vs_pythae")["bf16"]["test_elbo"], result("vs_pythae")["test_elbo_genlab"])),
+    ("docs/applications.md", "{:+.1f} dB at WebP's smallest file when both store their images together",
+     lambda: (compression_margins("shared_at_smallest")[0],)),
+]
+
+# Figures on these pages that are settings, limits or facts of a format, not measurements.
+NOT_MEASURED = [
+    ("docs/benchmarks.md", "10% salt-and-pepper"),
+    ("docs/benchmarks.md", "50% random"),
+    ("docs/benchmarks.md", "2% unlabelled"),
+    ("docs/data.md", "100 times its files' size"),
+    ("docs/data.md", "100 times the memory"),
+    ("docs/explorer.md", "4x the largest"),
+]
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def page_text(name: str) -> str:
+    return flat((REPO / name).read_text())
+
+
+@pytest.mark.parametrize("page, template, values", CLAIMS, ids=lambda v: v if isinstance(v, str) and len(v) < 20 else "")
+def test_quoted_figures_match_the_committed_json(page, template, values):
+    quoted = template.format(*values())
+    assert quoted in page_text(page), f"{page} should say «{quoted}» (from benchmarks/results)"
+
+
+def test_every_figure_on_the_pages_is_backed_or_declared_not_measured():
+    unbacked = []
+    for path in PAGES:
+        name = str(path.relative_to(REPO))
+        text = page_text(name)
+        covered = []
+        for page, template, values in CLAIMS:
+            if page == name:
+                quoted = template.format(*values())
+                covered += [(m.start(), m.end()) for m in re.finditer(re.escape(quoted), text)]
+        for page, phrase in NOT_MEASURED:
+            if page == name:
+                assert phrase in text, f"{name} no longer says «{phrase}»: drop it from NOT_MEASURED"
+                covered += [(m.start(), m.end()) for m in re.finditer(re.escape(phrase), text)]
+        for match in FIGURE.finditer(text):
+            if not any(start <= match.start() and match.end() <= end for start, end in covered):
+                unbacked.append(f"{name}: «{text[max(0, match.start() - 40) : match.end() + 10]}»")
+    assert not unbacked, "figures without committed JSON behind them:\n" + "\n".join(unbacked)
