@@ -159,11 +159,13 @@ def nll_mnist(result: dict) -> list[str]:
     p = result["protocol"]
     lines = ["## Table 1: negative log-likelihood on binarised MNIST", "",
              f"Script: `benchmarks/nll_mnist.py`. {p['data']}; {p['train_split']}; "
-             f"{p['estimator']}; {p['optimizer']}; seed {p['seed']}.", "",
+             f"{p['estimator']}; {p['optimizer']}; " + (f"seed {p['seed']}." if "seed" in p else f"{p['spread']}."), "",
              "| model | epochs | training (s) | test NLL, k=5000 (nats) | -ELBO (nats) | bits/dim | test images | NLL time (s) | parameters |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in result["rows"].items():
-        lines.append(f"| genlab {name} | {r['epochs']} | {r['train_seconds']:.0f} | {r['nll']:.2f} ± {r['nll_std_error']:.2f} | "
+        spread = (f"{r['nll']:.2f} ± {r['nll_sd_seeds']:.2f} over {r['seeds']} seeds (± {r['nll_std_error']:.2f} over test images)"
+                  if "nll_sd_seeds" in r else f"{r['nll']:.2f} ± {r['nll_std_error']:.2f} over test images, one seed")
+        lines.append(f"| genlab {name} | {r['epochs']} | {r['train_seconds']:.0f} | {spread} | "
                      f"{r['neg_elbo']:.2f} | {r['bits_per_dim']:.4f} | {r['test_images']:,} | {r['nll_seconds']:.0f} | "
                      f"{r['parameters']:,} |")
     for name, value in result["published"].items():
@@ -222,7 +224,9 @@ def representation(result: dict) -> list[str]:
     for dataset in ("mnist", "fashion-mnist"):
         if dataset in result:
             for name, r in result[dataset]["rows"].items():
-                lines.append(f"| {dataset} | {name} | {100 * r['logistic']:.2f}% | {100 * r['knn']:.2f}% | "
+                logistic, knn = (f"{100 * r[probe]:.2f}%" + (f" ± {100 * r[probe + '_sd']:.2f}" if probe + "_sd" in r else "")
+                                 for probe in ("logistic", "knn"))
+                lines.append(f"| {dataset} | {name} | {logistic} | {knn} | "
                              f"{'yes' if r['uses_labels'] else 'no'} |")
     return lines + ["", machine_line(result)]
 
@@ -300,11 +304,42 @@ def app_denoising(result: dict) -> list[str]:
         for noise, r in result.get(dataset, {}).items():
             cells = [f"{r['rows'][m]['psnr']:.2f} / {r['rows'][m]['ssim']:.3f}"
                      for m in ("noisy input", "median filter", "total variation", "non-local means", "genlab dae")]
-            lines.append(f"| {dataset} | {noise} | {' | '.join(cells)} | {r['margin_db']:+.2f} dB |")
+            margin = f"{r['margin_db']:+.2f}" + (f" ± {r['margin_sd']:.2f}" if "margin_sd" in r else "")
+            lines.append(f"| {dataset} | {noise} | {' | '.join(cells)} | {margin} dB |")
     return lines + ["", "Cells: PSNR (dB) / SSIM.", "", machine_line(result)]
 
 
 def app_inpainting(result: dict) -> list[str]:
+    if "seeds" not in result["protocol"]:
+        return _app_inpainting_one_seed(result)
+    p = result["protocol"]
+    models = list(p["genlab"]["models"])
+    images = f"the first {p['limit']:,} images of the " if p.get("limit") else "all images of the "
+    lines = ["## Application: inpainting", "",
+             f"Script: `benchmarks/app_inpainting.py`. {images}{p['data']}; genlab: {p['genlab']['method']} "
+             f"({p['genlab']['steps']} steps, models trained {p['genlab']['epochs']} epochs, seeds "
+             f"{', '.join(map(str, p['seeds']))}); baseline: {p['baseline']}. {p['metric']}. genlab's choice: "
+             f"{p['genlab']['choice']}.", "",
+             "| dataset | hole | biharmonic (dB) | " + " | ".join(f"genlab {m}: margin (dB)" for m in models) + " |",
+             "|---|---|---:|" + "---:|" * len(models)]
+    for dataset in ("mnist", "fashion-mnist"):
+        entry = result.get(dataset)
+        if not entry or "summary" not in entry:
+            continue
+        chosen = entry["choice"]["chosen"]
+        for hole, base in entry["biharmonic"].items():
+            cells = []
+            for m in models:
+                s = entry["summary"].get(m, {}).get(hole)
+                text = f"{s['mean']:+.2f} ± {s['sd']:.2f}" + (f" ({s['seeds']} seeds)" if s and s["seeds"] < len(p["seeds"]) else "") if s else ""
+                cells.append(f"**{text}**" if m == chosen and text else text)
+            lines.append(f"| {dataset} | {hole} | {base['psnr_in_hole']:.2f} | {' | '.join(cells)} |")
+    return lines + ["", "Bold: the model chosen on validation images. Margin: PSNR in the hole minus biharmonic's, "
+                    "mean ± sd over training seeds.", "", machine_line(result)]
+
+
+def _app_inpainting_one_seed(result: dict) -> list[str]:
+    """The earlier protocol's JSON: seed 0, the margin of the best model."""
     p = result["protocol"]
     models = [f"genlab {name}" for name in p["genlab"]["models"]]
     images = f"the first {p['limit']:,} images of the " if p.get("limit") else "all images of the "
@@ -387,8 +422,7 @@ def app_traffic(result: dict) -> list[str]:
     p = result["protocol"]
     lines = ["## Application: intrusion detection on raw KDD-style records", "",
              f"Script: `benchmarks/app_traffic.py`. Data: {p['data']}. Train: {p['train']}; test: {p['test']}; "
-             f"{p['seeds']} seeds (mean ± sd). genlab: {p['genlab']}. Baselines: {p['baselines']}. "
-             f"Selection: {p['selection']}.", ""]
+             f"{p['seeds']} seeds (mean ± sd). genlab: {p['genlab']}. Baselines: {p['baselines']}.", ""]
     for protocol, entry in result["protocols"].items():
         lines += [f"**{protocol}** (best baseline: {entry['best_baseline']}; genlab default minus it: "
                   f"{entry['genlab_default_minus_best_baseline_auroc']:+.4f} AUROC)", "",
@@ -429,14 +463,27 @@ RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "clas
              "app_anomaly": app_anomaly, "app_traffic": app_traffic, "robustness": robustness}
 
 
+# What chose the settings of results measured before the JSON recorded it, where the script has
+# changed its protocol since (elsewhere the script's SELECTION still describes them).
+EARLIER_SELECTION = {
+    "app_denoising": "classical filters' parameters tuned on validation images; the classical method to beat "
+                     "was the best of them on the test images (a choice that favours the baseline); one training seed",
+    "app_inpainting": "models fixed in advance; the margin is that of the better genlab model on the test images, "
+                      "of the one model this JSON holds; one training seed",
+}
+
+
 def selection_line(name: str, result: dict) -> str | None:
     """What chose the benchmark's settings: from its JSON, else as its script states it (older JSON)."""
     protocol = result.get("protocol", {})
-    stated = protocol.get("selection_protocol") or (protocol.get("selection") if isinstance(protocol.get("selection"), str) else None)
-    if stated:
-        return f"Selection protocol: {stated}."
-    if isinstance(protocol.get("selection"), dict):
+    if protocol.get("selection_protocol"):
+        return f"Selection protocol: {protocol['selection_protocol']}."
+    if isinstance(protocol.get("selection"), dict) and name != "robustness":
         return None  # rendered with the benchmark's own tables
+    if name == "app_traffic" and isinstance(protocol.get("selection"), str):  # recorded under its first name
+        return f"Selection protocol: {protocol['selection']}."
+    if name in EARLIER_SELECTION:
+        return f"Selection protocol (this JSON predates the field): {EARLIER_SELECTION[name]}."
     for node in ast.parse((HERE / f"{name}.py").read_text()).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "SELECTION" for t in node.targets):
             return (f"Selection protocol (as `{name}.py` states it; this JSON predates the field): "
@@ -444,7 +491,8 @@ def selection_line(name: str, result: dict) -> str | None:
     return "Selection protocol: not recorded."
 
 
-def main() -> None:
+def render_all() -> str:
+    """RESULTS.md's text from the JSON files in results/."""
     lines = ["# Benchmark results", "",
              "Generated by `benchmarks/make_results.py` from `benchmarks/results/*.json`; do not edit by hand.",
              "Every number below comes from the script named with it; rerun that script to reproduce it.", ""]
@@ -455,7 +503,11 @@ def main() -> None:
             rendered, selection = render(result), selection_line(name, result)
             # every renderer ends with the machine line: the selection protocol goes just above it
             lines += rendered[:-1] + ([selection, ""] if selection else []) + rendered[-1:] + [""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    (HERE / "RESULTS.md").write_text(render_all())
     print(f"wrote {HERE / 'RESULTS.md'}")
 
 
