@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -78,3 +79,14 @@ def trained_run(run: Path, model: str, data: str, overrides: dict, seed: int = 0
         genlab.train(model, data, run_dir=run, config={"seed": seed},
                      overrides={"train.tensorboard": False, **overrides}, progress=False)
     return run
+
+
+def code_version(script: str | Path) -> dict:
+    """SHA-256 of a benchmark script and of the genlab package source: results cached by other code are redone."""
+    import genlab
+
+    package = Path(genlab.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
+    return {"script_sha256": hashlib.sha256(Path(script).read_bytes()).hexdigest(), "genlab_sha256": digest.hexdigest()}

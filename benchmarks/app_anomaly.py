@@ -32,18 +32,15 @@ Run:  python benchmarks/app_anomaly.py            (pip install -e ".[bench]" for
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, mirror_for, write_result
+from _common import RESULTS, code_version, machine, mirror_for, write_result
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-import genlab
 from genlab.apps import AnomalyDetector
 from genlab.data import ensure_named_dataset, get_named_dataset, load_dataset
 
@@ -90,15 +87,6 @@ def fit_and_score(method: str, train: np.ndarray, test: np.ndarray, seed: int) -
         detector.fit(train.reshape(len(train), -1))
         scores = detector.decision_function(test.reshape(len(test), -1))
     return np.asarray(scores, dtype=np.float64), time.perf_counter() - started
-
-
-def code_version() -> dict:
-    """SHA-256 of this script and of the genlab package source: a cell made by other code is recomputed."""
-    package = Path(genlab.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return {"script_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), "genlab_sha256": digest.hexdigest()}
 
 
 def one_class_images(dataset: str, methods: list[str], classes: list[int], seeds: list[int], cells: dict, save) -> None:
@@ -186,7 +174,7 @@ def main() -> None:
                                    "AutoEncoder": "hidden_neuron_list=[256, 64], epoch_num=20, defaults otherwise",
                                    "VAE": "epoch_num=20, defaults otherwise (encoder 128-64-32, latent 2)",
                                    "raw": "the same with preprocessing=False (no standardisation)"},
-        "code": code_version(),
+        "code": code_version(__file__),
     }
     path = RESULTS / "app_anomaly.json"
     state = json.loads(path.read_text()) if path.is_file() and not args.fresh else {}

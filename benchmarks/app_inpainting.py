@@ -23,7 +23,6 @@ Run:  python benchmarks/app_inpainting.py [--runs DIR to keep and reuse the trai
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import RESULTS, machine, mirror_for, trained_run, write_result
+from _common import RESULTS, code_version, machine, mirror_for, trained_run, write_result
 from skimage.restoration import inpaint_biharmonic
 
 import genlab
@@ -85,15 +84,6 @@ def train_model(name: str, dataset: str, folder: Path, epochs: int, seed: int):
     return genlab.load(trained_run(folder / f"{dataset}-{name}-{epochs}ep{suffix}", model_name, dataset, overrides, seed=seed))
 
 
-def code_version() -> dict:
-    """SHA-256 of this script and of the genlab package source: results of other code are recomputed."""
-    package = Path(genlab.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return {"script_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), "genlab_sha256": digest.hexdigest()}
-
-
 def spread(values: list[float]) -> dict:
     return {"mean": round(statistics.fmean(values), 3), "sd": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
             "seeds": len(values)}
@@ -119,7 +109,7 @@ def main() -> None:
                 "baseline": "skimage.restoration.inpaint_biharmonic per image",
                 "metric": "PSNR (peak 1) over the missing pixels of each image, mean over images; margins per seed, "
                           "then mean ± sd over seeds",
-                "code": code_version()}
+                "code": code_version(__file__)}
     path = RESULTS / "app_inpainting.json"
     state = json.loads(path.read_text()) if path.is_file() and not args.fresh else {}
     if state.get("protocol") != json.loads(json.dumps(protocol)):

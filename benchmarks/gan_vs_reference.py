@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import statistics
@@ -43,7 +42,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import RESULTS, machine, mirror_for, write_result
+from _common import RESULTS, code_version, machine, mirror_for, write_result
 from torch import nn
 
 import genlab
@@ -209,15 +208,6 @@ def score(classifier, unit_images: torch.Tensor, real_features: torch.Tensor) ->
             "class_histogram": [round(v, 4) for v in share.tolist()], "largest_class": round(float(share.max()), 4)}
 
 
-def code_version() -> dict:
-    """SHA-256 of this script and of the package source: cells made by other code are not mixed in."""
-    package = Path(genlab.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return {"script_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), "genlab_sha256": digest.hexdigest()}
-
-
 def run_cell(name: str, seed: int, budgets: list[int], classifier, real_features, data, grids: bool) -> dict:
     """genlab, reference-32 and reference-64 for one dataset and seed, scored at every budget."""
     to_classifier = Preprocessing.from_dict(classifier.config.preprocessing)
@@ -301,7 +291,7 @@ def main() -> None:
                         "beta1 0.5, fp32",
         "equal_time": "each reference stopped at the seconds genlab took to its last budget",
         "spread": "standard deviation over training seeds",
-        "code": code_version(),
+        "code": code_version(__file__),
     }
     cells = [c for c in state.get("cells", []) if state.get("protocol") == protocol]
     if state.get("cells") and not cells:
