@@ -27,13 +27,13 @@ browser:
 test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest -q
 
-# Benchmark dependencies (pythae, PyOD) and every script whose JSON feeds benchmarks/RESULTS.md (many hours on 2 cores).
+# Benchmark dependencies (pythae, PyOD, the JPEG XL plugin, mutmut) and every script whose JSON feeds benchmarks/RESULTS.md (many hours on 2 cores).
 bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[bench]"
 	$(VENV)/bin/python benchmarks/vs_pythae.py
 	$(VENV)/bin/python benchmarks/trainer_overhead.py
 	for script in classifier gan_modes gan_vs_reference nll_mnist sample_quality representation speed \
-	              app_compression app_denoising app_inpainting app_anomaly app_traffic robustness; do \
+	              app_compression app_denoising app_inpainting app_anomaly app_traffic robustness mutation; do \
 	  $(VENV)/bin/python benchmarks/$$script.py || exit 1; done
 	$(VENV)/bin/python benchmarks/make_results.py
 

@@ -456,11 +456,32 @@ def robustness(result: dict) -> list[str]:
     return lines + [machine_line(result)]
 
 
+def mutation(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## Mutation testing", "",
+             f"Script: `benchmarks/mutation.py`. {p['tool']} over {', '.join(f'`{f}`' for f in p['files'])}; tests: the "
+             f"in-process tests of {len([t for t in p['tests'] if t.startswith('tests/')])} modules, each at most "
+             f"{p['test_timeout_s']} s. Sample: {p['sample']}. Score: {p['score']}.", "",
+             "| module | killed | timeout | survived | no tests | other |", "|---|---:|---:|---:|---:|---:|"]
+    for module, counts in result["by_module"].items():
+        other = sum(v for k, v in counts.items() if k not in ("killed", "timeout", "survived", "no tests"))
+        lines.append(f"| {module} | {counts.get('killed', 0)} | {counts.get('timeout', 0)} | {counts.get('survived', 0)} | "
+                     f"{counts.get('no tests', 0)} | {other} |")
+    low, high = result["score_interval"]
+    lines += ["", f"Mutation score: **{100 * result['score']:.1f}%** (95% interval {100 * low:.1f}% to {100 * high:.1f}%), "
+                  f"{result['killed']} killed of {result['killed'] + len(result['survivors'])} scored; "
+                  f"{len(result['equivalent'])} equivalent (listed with the reason in the script), {result['not_covered']} "
+                  f"not reached by the selected tests; {result['mutants_in_core']:,} mutants in all; "
+                  f"{result['wall_seconds'] / 3600:.1f} hours.", ""]
+    return lines + [machine_line(result)]
+
+
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
              "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
-             "app_anomaly": app_anomaly, "app_traffic": app_traffic, "robustness": robustness}
+             "app_anomaly": app_anomaly, "app_traffic": app_traffic, "robustness": robustness,
+             "mutation": mutation}
 
 
 # What chose the settings of results measured before the JSON recorded it, where the script has
