@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+
 import pytest
 from conftest import REPO
 

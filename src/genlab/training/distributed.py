@@ -96,7 +96,7 @@ def resolve_precision(spec: str, device: torch.device, model_prefers_bf16: bool 
     """auto: bf16 autocast on GPUs that support it; on CPUs only for models that ask for it.
 
     For small MLPs bf16 is no sure gain on a CPU (benchmarks/vs_pythae.py: the MNIST VAE at
-    0.63x the fp32 speed with AVX-512 BF16 and no AMX) and likelihoods are what such models
+    0.68x the fp32 speed with AVX-512 BF16 and no AMX) and likelihoods are what such models
     are for, so they stay in fp32 unless train.precision=bf16. Convolutional classifiers and
     GANs, which lose nothing measurable, declare `prefers_bf16` and get it where the CPU
     computes bf16 natively.
