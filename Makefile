@@ -24,8 +24,9 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: the browser test will be skipped"; fi; }
 
+# Two workers or more (one per core), each test module on one worker so its shared fixtures are built once.
 test: $(STAMP) browser
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadscope
 
 # Benchmark dependencies (pythae, PyOD, the JPEG XL plugin, mutmut) and every script whose JSON feeds benchmarks/RESULTS.md (many hours on 2 cores).
 bench: $(STAMP)
