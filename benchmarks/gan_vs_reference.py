@@ -17,7 +17,7 @@ Protocol
 - Budgets: equal steps (BUDGETS: 1k, 5k, 10k generator updates; the published 64x64
   recipe only at 1k, since 10k of its steps take hours on a CPU) and equal wall clock
   (each reference stopped at the seconds genlab needed for its last budget, checked every
-  step; genlab's seconds include its own validation, previews and checkpoints).
+  step; genlab's seconds include its start-up, validation, previews and checkpoints).
 - Score: Fréchet distance between 10,000 samples and the 10,000 test images in the
   feature space of genlab's reference classifier for the dataset (identified by the
   SHA-256 of its weights); class histogram of the samples by the same classifier.
@@ -289,7 +289,8 @@ def main() -> None:
                         "with their background, samples cropped back; batch 64, Adam 2e-4 beta1 0.5; genlab's precision",
         "reference-64": "PyTorch examples DCGAN as published: 64x64 (resized), nz=100, ngf=ndf=64, batch 64, Adam 2e-4 "
                         "beta1 0.5, fp32",
-        "equal_time": "each reference stopped at the seconds genlab took to its last budget",
+        "equal_time": "each reference stopped at the seconds genlab took to its last budget (genlab's include its "
+                      "start-up, validation, previews and checkpoints)",
         "spread": "standard deviation over training seeds",
         "code": code_version(__file__),
     }
