@@ -90,3 +90,14 @@ def code_version(script: str | Path) -> dict:
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
     return {"script_sha256": hashlib.sha256(Path(script).read_bytes()).hexdigest(), "genlab_sha256": digest.hexdigest()}
+
+
+def mean_sd(values: list[float | None]) -> dict | None:
+    """Mean and sample standard deviation of the values given (None ones left out), and their number."""
+    import statistics
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": round(statistics.fmean(values), 3), "sd": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
+            "n": len(values)}

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, mirror_for, trained_run, write_result
+from _common import machine, mean_sd, mirror_for, trained_run, write_result
 from containers import shared_view
 
 import genlab
@@ -208,12 +208,6 @@ def break_even(ours: list[dict], rival: list[dict], decoder: int) -> list[dict]:
     return rows
 
 
-def mean_sd(values: list[float | None]) -> dict | None:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"mean": round(float(np.mean(values)), 3), "sd": round(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, 3),
-            "n": len(values)}
 
 
 def seed_summary(curves: list[list[dict]]) -> list[dict]:

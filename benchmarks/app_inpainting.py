@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import RESULTS, code_version, machine, mirror_for, trained_run, write_result
+from _common import RESULTS, code_version, machine, mean_sd, mirror_for, trained_run, write_result
 from skimage.restoration import inpaint_biharmonic
 
 import genlab
@@ -82,11 +82,6 @@ def train_model(name: str, dataset: str, folder: Path, epochs: int, seed: int):
     overrides = {**{f"model.{k}": v for k, v in settings.items()}, "train.epochs": epochs, "train.scheduler": "cosine"}
     suffix = f"-seed{seed}" if seed else ""
     return genlab.load(trained_run(folder / f"{dataset}-{name}-{epochs}ep{suffix}", model_name, dataset, overrides, seed=seed))
-
-
-def spread(values: list[float]) -> dict:
-    return {"mean": round(statistics.fmean(values), 3), "sd": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
-            "seeds": len(values)}
 
 
 def main() -> None:
@@ -155,7 +150,7 @@ def main() -> None:
                     entry["cells"][key] = cell
                     print(dataset, key, json.dumps(cell), flush=True)
                     entry["summary"] = {
-                        name: {hole: spread([entry["cells"][f"{name}/{s}"][hole]["margin_db"] for s in args.seeds
+                        name: {hole: mean_sd([entry["cells"][f"{name}/{s}"][hole]["margin_db"] for s in args.seeds
                                              if f"{name}/{s}" in entry["cells"]]) for hole in HOLES}
                         for name in args.models if any(f"{name}/{s}" in entry["cells"] for s in args.seeds)}
                     state["machine"] = machine()

@@ -331,7 +331,7 @@ def app_inpainting(result: dict) -> list[str]:
             cells = []
             for m in models:
                 s = entry["summary"].get(m, {}).get(hole)
-                text = f"{s['mean']:+.2f} ± {s['sd']:.2f}" + (f" ({s['seeds']} seeds)" if s and s["seeds"] < len(p["seeds"]) else "") if s else ""
+                text = f"{s['mean']:+.2f} ± {s['sd']:.2f}" + (f" ({s['n']} seeds)" if s and s["n"] < len(p["seeds"]) else "") if s else ""
                 cells.append(f"**{text}**" if m == chosen and text else text)
             lines.append(f"| {dataset} | {hole} | {base['psnr_in_hole']:.2f} | {' | '.join(cells)} |")
     return lines + ["", "Bold: the model chosen on validation images. Margin: PSNR in the hole minus biharmonic's, "
