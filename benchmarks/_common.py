@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -82,14 +83,46 @@ def trained_run(run: Path, model: str, data: str, overrides: dict, seed: int = 0
 
 
 def code_version(script: str | Path) -> dict:
-    """SHA-256 of a benchmark script and of the genlab package source: results cached by other code are redone."""
-    import genlab
+    """SHA-256 of a benchmark script and of the genlab modules loaded so far (the code its results came from).
 
-    package = Path(genlab.__file__).parent
+    Called when results are saved, the modules loaded by then are those the work ran; `code_matches` later
+    hashes the same modules again, so a change elsewhere in genlab keeps the cached results.
+    """
+    modules = sorted(name for name, module in list(sys.modules.items())
+                     if (name == "genlab" or name.startswith("genlab.")) and getattr(module, "__file__", None))
+    return {"script_sha256": _sha256_of({"script": Path(script)}), "genlab_modules": modules,
+            "genlab_sha256": _sha256_of(_module_files(modules))}
+
+
+def code_matches(recorded: dict | None, script: str | Path) -> bool:
+    """Whether the script and the genlab modules that made `recorded` (a `code_version`) are unchanged."""
+    if not isinstance(recorded, dict) or "genlab_modules" not in recorded:
+        return False
+    try:
+        files = _module_files(recorded["genlab_modules"])
+    except (ImportError, ValueError):  # a module that no longer exists
+        return False
+    return (recorded.get("script_sha256") == _sha256_of({"script": Path(script)})
+            and recorded.get("genlab_sha256") == _sha256_of(files))
+
+
+def _module_files(modules: list[str]) -> dict[str, Path]:
+    import importlib.util
+
+    files = {}
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImportError(name)
+        files[name] = Path(spec.origin)
+    return files
+
+
+def _sha256_of(files: dict[str, Path]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return {"script_sha256": hashlib.sha256(Path(script).read_bytes()).hexdigest(), "genlab_sha256": digest.hexdigest()}
+    for name, path in files.items():
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def mean_sd(values: list[float | None]) -> dict | None:

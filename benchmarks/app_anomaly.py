@@ -22,7 +22,7 @@ Protocol
   gives the mean over classes per seed, then mean ± sd over seeds, and genlab minus PyOD's
   best per seed.
 - Each finished (dataset, class, method, seed) cell is saved to results/app_anomaly.json at
-  once with the SHA-256 of this script and of the genlab package; a rerun keeps only the
+  once with the SHA-256 of this script and of the genlab modules it ran; a rerun keeps only the
   cells made by the same code and settings and recomputes the rest (`--fresh` starts over).
 
 Run:  python benchmarks/app_anomaly.py            (pip install -e ".[bench]" for PyOD)
@@ -37,7 +37,7 @@ import statistics
 import time
 
 import numpy as np
-from _common import RESULTS, code_version, machine, mirror_for, write_result
+from _common import RESULTS, code_matches, code_version, machine, mirror_for, write_result
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -174,17 +174,16 @@ def main() -> None:
                                    "AutoEncoder": "hidden_neuron_list=[256, 64], epoch_num=20, defaults otherwise",
                                    "VAE": "epoch_num=20, defaults otherwise (encoder 128-64-32, latent 2)",
                                    "raw": "the same with preprocessing=False (no standardisation)"},
-        "code": code_version(__file__),
     }
     path = RESULTS / "app_anomaly.json"
     state = json.loads(path.read_text()) if path.is_file() and not args.fresh else {}
-    if state and state.get("protocol") != json.loads(json.dumps(protocol)):
+    if state and (state.get("protocol") != json.loads(json.dumps(protocol)) or not code_matches(state.get("code"), __file__)):
         print("results/app_anomaly.json was made by other code or settings: its cells are recomputed", flush=True)
         state = {}
     state.update({"benchmark": "app_anomaly", "protocol": protocol})
 
     def save() -> None:
-        state["machine"] = machine()
+        state["machine"], state["code"] = machine(), code_version(__file__)
         for dataset in args.datasets:
             if dataset in state:
                 state[dataset]["summary"] = image_summary(state[dataset]["cells"], args.methods, args.classes, args.seeds)

@@ -15,7 +15,7 @@ Protocol
   to be unchanged for every method.
 - Bar: genlab above biharmonic for the centre square and the lower half.
 - Each finished (dataset, model, seed) is saved at once with the SHA-256 of this script and
-  of the genlab package; a rerun keeps only what the same code and settings made.
+  of the genlab modules it ran; a rerun keeps only what the same code and settings made.
 
 Run:  python benchmarks/app_inpainting.py [--runs DIR to keep and reuse the trained models]
 """
@@ -31,7 +31,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import RESULTS, code_version, machine, mean_sd, mirror_for, trained_run, write_result
+from _common import (
+    RESULTS,
+    code_matches,
+    code_version,
+    machine,
+    mean_sd,
+    mirror_for,
+    trained_run,
+    write_result,
+)
 from skimage.restoration import inpaint_biharmonic
 
 import genlab
@@ -103,11 +112,10 @@ def main() -> None:
                            "choice": f"highest mean PSNR in the holes on the first {SELECTION_IMAGES} validation images, seed 0"},
                 "baseline": "skimage.restoration.inpaint_biharmonic per image",
                 "metric": "PSNR (peak 1) over the missing pixels of each image, mean over images; margins per seed, "
-                          "then mean ± sd over seeds",
-                "code": code_version(__file__)}
+                          "then mean ± sd over seeds"}
     path = RESULTS / "app_inpainting.json"
     state = json.loads(path.read_text()) if path.is_file() and not args.fresh else {}
-    if state.get("protocol") != json.loads(json.dumps(protocol)):
+    if state.get("protocol") != json.loads(json.dumps(protocol)) or not code_matches(state.get("code"), __file__):
         state = {}
     state.update({"benchmark": "app_inpainting", "protocol": protocol})
     with tempfile.TemporaryDirectory() as scratch:
@@ -153,7 +161,7 @@ def main() -> None:
                         name: {hole: mean_sd([entry["cells"][f"{name}/{s}"][hole]["margin_db"] for s in args.seeds
                                              if f"{name}/{s}" in entry["cells"]]) for hole in HOLES}
                         for name in args.models if any(f"{name}/{s}" in entry["cells"] for s in args.seeds)}
-                    state["machine"] = machine()
+                    state["machine"], state["code"] = machine(), code_version(__file__)
                     write_result("app_inpainting", state)
 
 

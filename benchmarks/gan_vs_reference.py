@@ -22,8 +22,9 @@ Protocol
   feature space of genlab's reference classifier for the dataset (identified by the
   SHA-256 of its weights); class histogram of the samples by the same classifier.
 - Seeds 0, 1, 2 (`--seeds`): training and sampling seeds; tables give mean and sd.
-- Each finished (dataset, seed) is saved at once with the script's and the package's
-  SHA-256; a rerun keeps only cells made by the same code (`--fresh` starts over).
+- Each finished (dataset, seed) is saved at once with the SHA-256 of this script and of the
+  genlab modules it ran; a rerun keeps the cells only while that code is unchanged
+  (`--fresh` starts over).
 
 Run:  python benchmarks/gan_vs_reference.py               (about an hour per dataset and seed on 2 cores)
       python benchmarks/gan_vs_reference.py --budgets 100 200 --datasets mnist --seeds 0   (a quick check)
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import RESULTS, code_version, machine, mirror_for, write_result
+from _common import RESULTS, code_matches, code_version, machine, mirror_for, write_result
 from torch import nn
 
 import genlab
@@ -292,29 +293,38 @@ def main() -> None:
         "equal_time": "each reference stopped at the seconds genlab took to its last budget (genlab's include its "
                       "start-up, validation, previews and checkpoints)",
         "spread": "standard deviation over training seeds",
-        "code": code_version(__file__),
     }
-    cells = [c for c in state.get("cells", []) if state.get("protocol") == protocol]
+    same = state.get("protocol") == json.loads(json.dumps(protocol)) and code_matches(state.get("code"), __file__)
+    cells = state.get("cells", []) if same else []
     if state.get("cells") and not cells:
         print("the recorded cells were made by other code or settings: starting over", flush=True)
     done = {(c["dataset"], c["seed"]) for c in cells}
-    for name in args.datasets:
-        ensure_named_dataset(get_named_dataset(name), mirror=mirror_for(name))
-        if load_reference_classifier(name) is None:
-            train_reference_classifier(name, progress=False)
-        classifier = load_reference_classifier(name)
-        assert classifier.config.preprocessing["value_range"] == "unit"
-        data = load_dataset(name)
-        real_features = classifier_features(classifier, Preprocessing.from_dict(classifier.config.preprocessing)(data.test.x))
-        for seed in args.seeds:
+    prepared = {}
+    for seed in args.seeds:  # seed by seed, so that a sitting cut short leaves every dataset with the same seeds
+        for name in args.datasets:
             if (name, seed) in done:
                 continue
+            if name not in prepared:
+                prepared[name] = prepare(name)
+            classifier, data, real_features = prepared[name]
             rows = run_cell(name, seed, sorted(args.budgets), classifier, real_features, data, grids=seed == args.seeds[0])
             cells.append({"dataset": name, "seed": seed, "classifier_sha256": weights_sha256(reference_classifier_dir(name)),
                           "rows": rows})
             results = {d: summary([c for c in cells if c["dataset"] == d]) for d in sorted({c["dataset"] for c in cells})}
             write_result("gan_vs_reference", {"benchmark": "gan_vs_reference", "protocol": protocol, "machine": machine(),
-                                              "cells": cells, "summary": results})
+                                              "code": code_version(__file__), "cells": cells, "summary": results})
+
+
+def prepare(name: str) -> tuple:
+    """The dataset, its reference classifier (trained when missing) and the test images' features."""
+    ensure_named_dataset(get_named_dataset(name), mirror=mirror_for(name))
+    if load_reference_classifier(name) is None:
+        train_reference_classifier(name, progress=False)
+    classifier = load_reference_classifier(name)
+    assert classifier.config.preprocessing["value_range"] == "unit"
+    data = load_dataset(name)
+    real_features = classifier_features(classifier, Preprocessing.from_dict(classifier.config.preprocessing)(data.test.x))
+    return classifier, data, real_features
 
 
 if __name__ == "__main__":
