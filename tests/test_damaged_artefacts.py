@@ -177,6 +177,9 @@ def test_eval_json_as_genlab_eval_writes_it_is_read(run):
 
 
 EVAL_FILES = {
+    "a list": "[1, 2]",
+    "no metrics": '{"protocol": {}}',
+    "protocol a list": '{"metrics": {}, "protocol": [1]}',
     "group a number": '{"metrics": {"reconstruction": 5}, "protocol": {}}',
     "value text": '{"metrics": {"reconstruction": {"mse": "low"}}, "protocol": {}}',
     "value a boolean": '{"metrics": {"reconstruction": {"mse": true}}, "protocol": {}}',
@@ -187,12 +190,39 @@ EVAL_FILES = {
 }
 
 
-@pytest.mark.parametrize("content", EVAL_FILES.values(), ids=EVAL_FILES.keys())
-def test_a_damaged_eval_json_is_one_line_saying_to_run_eval_again(run, content):
-    (run / "eval.json").write_text(content)
+EVAL_PROBLEMS = {"a list": "no metrics object", "no metrics": "no metrics object",
+                 "protocol a list": "the protocol is not an object", "value text": "metric reconstruction.mse is not a number",
+                 "protocol seconds a list": "protocol seconds is not an object",
+                 "protocol nested deep": "the protocol is nested too deeply"}
+
+
+@pytest.mark.parametrize("name", EVAL_FILES)
+def test_a_damaged_eval_json_is_one_line_saying_to_run_eval_again(run, name):
+    (run / "eval.json").write_text(EVAL_FILES[name])
     with pytest.raises(GenlabError, match="run `genlab eval` again") as error:
         read_eval(run)
     assert "\n" not in str(error.value)
+    if name in EVAL_PROBLEMS:
+        assert f"({EVAL_PROBLEMS[name]})" in str(error.value)
+
+
+def test_an_eval_json_nested_as_deep_as_allowed_is_read(run):
+    from genlab.eval.stored import MAX_DEPTH
+
+    nested = lambda depth: "1" if depth == 0 else '{"a": ' + nested(depth - 1) + "}"  # noqa: E731
+    _stored(run, {}, {"notes": json.loads(nested(MAX_DEPTH - 1))})  # the protocol itself is the first level
+    assert read_eval(run)["protocol"]["notes"]["a"]
+    _stored(run, {}, {"notes": json.loads(nested(MAX_DEPTH))})
+    with pytest.raises(GenlabError, match="nested too deeply"):
+        read_eval(run)
+
+
+def test_an_eval_json_read_as_a_file_without_a_protocol_gets_an_empty_one(run):
+    from genlab.eval.stored import stale
+
+    (run / "eval.json").write_text('{"metrics": {"quality": {"fid": 3.0}}}')
+    assert read_eval(run / "eval.json") == {"metrics": {"quality": {"fid": 3.0}}, "protocol": {}}
+    assert read_eval(run) is None and stale(run, {"metrics": {}})  # no model digest: not this model's results
 
 
 def test_report_of_a_run_with_a_damaged_eval_json_exits_2(run, tmp_path, cli):

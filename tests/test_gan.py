@@ -157,3 +157,29 @@ def test_unconditional_models_refuse_a_class():
     model = create_model("gan", data_shape=(4,), value_range="real")
     with pytest.raises(GenlabError, match="not conditional"):
         model.sample(2, labels=torch.tensor([1, 1]))
+
+
+def test_colour_augmentation_shifts_brightness_and_scales_contrast_about_the_image_mean():
+    from genlab.models.augment import random_color
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 1, 8, 8) * 0.2 + 0.7  # bright images of data in [-1, 1]
+    out = random_color(x)
+    centred = lambda t: t - t.mean(dim=(1, 2, 3), keepdim=True)  # noqa: E731
+    shift = out.mean(dim=(1, 2, 3)) - x.mean(dim=(1, 2, 3))
+    scale = centred(out).flatten(1).norm(dim=1) / centred(x).flatten(1).norm(dim=1)
+    assert shift.abs().max() <= 0.5 + 1e-5  # brightness moves the mean by at most 0.5; contrast keeps it
+    assert scale.min() >= 0.5 - 1e-4 and scale.max() <= 1.5 + 1e-4 and scale.std() > 0.1  # one draw per image
+    assert torch.allclose(centred(out), centred(x) * scale.view(-1, 1, 1, 1), atol=1e-5)
+
+
+def test_cutout_in_the_policy_zeroes_one_square_of_half_the_side_per_image():
+    from genlab.models.augment import diff_augment
+
+    torch.manual_seed(0)
+    out = diff_augment(torch.ones(32, 1, 16, 16), ["cutout"])
+    for image in out[:, 0]:
+        rows, cols = torch.nonzero(image == 0, as_tuple=True)
+        assert len(rows) == 64 and rows.max() - rows.min() == 7 and cols.max() - cols.min() == 7
+    corners = torch.stack([torch.nonzero(image == 0)[0] for image in out[:, 0]])
+    assert len({tuple(c.tolist()) for c in corners}) > 10  # placed at random

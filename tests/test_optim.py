@@ -35,3 +35,13 @@ def test_every_optimizer_minimises_a_quadratic(name):
     assert optimizer.param_groups[0]["lr"] < 1e-3  # the cosine schedule has run down
     if name == "sgd":
         assert optimizer.param_groups[0]["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("name, after_one_step", [("adam", 0.9), ("adamw", 1.0 - 0.1 * 0.01)])
+def test_weight_decay_is_coupled_in_adam_and_decoupled_in_adamw(name, after_one_step):
+    # with no loss gradient, Adam's decay is a gradient (a full step of lr); AdamW's shrinks the weight by lr * decay
+    weight = torch.nn.Parameter(torch.ones(1))
+    optimizer = build_optimizer([weight], TrainConfig(optimizer=name, lr=0.1, weight_decay=0.01), torch.device("cpu"))
+    weight.grad = torch.zeros(1)
+    optimizer.step()
+    assert float(weight.detach()) == pytest.approx(after_one_step, abs=1e-4)

@@ -114,6 +114,8 @@ def test_cli_reports_divergence_with_exit_code_1(tmp_path, cli):
     code, _, err = cli("train", "test-diverging-ae", "--data", "digits", "--run-dir", tmp_path / "r", "--quiet",
                        "--set", "train.log_every=1")
     assert code == 1 and err.startswith("error: training diverged at step 6") and err.count("\n") == 1
+    # no checkpoint is due before step 6, and the line says so and what to try
+    assert "no checkpoint was written; try a lower train.lr, train.grad_clip=1.0 or train.precision=fp32\n" in err
 
 
 def test_resume_can_extend_training(tmp_path):
