@@ -459,20 +459,27 @@ def robustness(result: dict) -> list[str]:
 def mutation(result: dict) -> list[str]:
     p = result["protocol"]
     lines = ["## Mutation testing", "",
-             f"Script: `benchmarks/mutation.py`. {p['tool']} over {', '.join(f'`{f}`' for f in p['files'])}; tests: the "
-             f"in-process tests of {len([t for t in p['tests'] if t.startswith('tests/')])} modules, each at most "
-             f"{p['test_timeout_s']} s. Sample: {p['sample']}. Score: {p['score']}.", "",
-             "| module | killed | timeout | survived | no tests | other |", "|---|---:|---:|---:|---:|---:|"]
+             f"Script: `benchmarks/mutation.py`. {p['tool']}; mutated: {', '.join(f'`{f}`' for f in p['files'])}; tests: the "
+             f"in-process tests of {len([t for t in p['tests'] if t.startswith('tests/')])} modules that reach the mutated "
+             f"function, each test at most {p['test_timeout_s']} s"
+             + (f", each mutant at most {p['mutant_limit_s']} s" if "mutant_limit_s" in p else "")
+             + f". Sample: {p['sample']}. Score: {p['score']}.", "",
+             "| module | killed | timeout | survived | equivalent | no tests | other |", "|---|---:|---:|---:|---:|---:|---:|"]
+    equivalent = result["equivalent"]
     for module, counts in result["by_module"].items():
+        same = sum(1 for name in equivalent if name.startswith(module + "."))
         other = sum(v for k, v in counts.items() if k not in ("killed", "timeout", "survived", "no tests"))
-        lines.append(f"| {module} | {counts.get('killed', 0)} | {counts.get('timeout', 0)} | {counts.get('survived', 0)} | "
-                     f"{counts.get('no tests', 0)} | {other} |")
+        lines.append(f"| {module} | {counts.get('killed', 0)} | {counts.get('timeout', 0)} | "
+                     f"{counts.get('survived', 0) - same} | {same} | {counts.get('no tests', 0)} | {other} |")
     low, high = result["score_interval"]
     lines += ["", f"Mutation score: **{100 * result['score']:.1f}%** (95% interval {100 * low:.1f}% to {100 * high:.1f}%), "
                   f"{result['killed']} killed of {result['killed'] + len(result['survivors'])} scored; "
-                  f"{len(result['equivalent'])} equivalent (listed with the reason in the script), {result['not_covered']} "
+                  f"{len(equivalent)} equivalent (listed with the reason in the script and the JSON), {result['not_covered']} "
                   f"not reached by the selected tests; {result['mutants_in_core']:,} mutants in all; "
                   f"{result['wall_seconds'] / 3600:.1f} hours.", ""]
+    if result.get("survivors"):
+        lines += ["Surviving mutants:", ""] + [f"- `{s['name']}`: `{(s['diff'].splitlines() or [''])[-1].lstrip('+').strip()}`"
+                                              for s in result["survivors"]] + [""]
     return lines + [machine_line(result)]
 
 

@@ -55,7 +55,8 @@ CORE = ["src/genlab/models/*", "src/genlab/training/*", "src/genlab/eval/*", "sr
 TEST_SELECTION = ["tests/test_models.py", "tests/test_training.py", "tests/test_gan.py", "tests/test_eval.py",
                   "tests/test_quality.py", "tests/test_apps.py", "tests/test_wiring.py", "tests/test_optim.py",
                   "tests/test_conditional.py", "tests/test_integrity.py", "tests/test_damaged_artefacts.py",
-                  "tests/test_bounds.py", "tests/test_fuzz_artefacts.py", "tests/test_config.py",
+                  "tests/test_bounds.py", "tests/test_fuzz_artefacts.py", "tests/test_config.py", "tests/test_own_data.py",
+                  "tests/test_cli.py", "tests/test_data.py", "tests/test_report.py",
                   "-k", "not sigkill and not torchrun and not subprocess and not two_process"]
 TEST_TIMEOUT_S = 900  # one test, in mutmut's first pass (the eval tests' shared fixture trains five models)
 MUTANT_LIMIT_S = 900  # one mutant's whole test run

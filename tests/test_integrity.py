@@ -308,3 +308,9 @@ def test_identical_weights_give_byte_identical_files_in_any_process():
     digests = {subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, env=subprocess_env(),
                               check=True).stdout for _ in range(4)}
     assert len(digests) == 1
+
+
+def test_metrics_lines_cut_short_by_a_kill_are_skipped_and_the_lines_after_them_read(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"split": "train", "step": 1}\n{"split": "tr\n{"split": "train", "step": 2}\n[3]\n{"split": "val", "st')
+    assert read_metrics(log) == [{"split": "train", "step": 1}, {"split": "train", "step": 2}]

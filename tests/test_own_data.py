@@ -341,6 +341,9 @@ def test_custom_networks_of_the_wrong_shape_are_refused(custom_module):
     with pytest.raises(GenlabError, match=r"the encoder maps \(2, 64\) to \(2, 3\); the model .* needs \(2, 4\)"):
         genlab.train("vae", data=x, overrides={**FAST, "model.latent_dim": 2},
                      networks={"encoder": custom_module.TinyEncoder(64, 3)}, progress=False)
+    with pytest.raises(GenlabError, match=r"the decoder maps \(2, 2\) to \(2, 1, 8, 8\); the model .* needs \(2, 64\)"):
+        genlab.train("vae", data=x, overrides={**FAST, "model.latent_dim": 2},
+                     networks={"decoder": custom_module.TinyDecoder(2, (1, 8, 8))}, progress=False)
     with pytest.raises(GenlabError, match="has no 'generator' network"):
         genlab.train("ae", data=x, overrides=FAST, networks={"generator": custom_module.TinyDecoder()}, progress=False)
 
