@@ -6,7 +6,7 @@ Protocol
   records which tests reach which function; its own test phase is not used.
 - Modules: CORE below (models, training, eval, apps/anomaly, apps/codec).
 - Tests: TEST_SELECTION, the in-process tests (a test that starts a subprocess imports the
-  unmutated package, so it cannot kill anything and is left out).
+  unmutated package, so it cannot kill anything and is left out; so is the example script's test).
 - Running a mutant: one pytest process with the mutant switched on (mutmut's
   MUTANT_UNDER_TEST), running the tests that reach its function and stopping at the first
   failure (killed). A mutant that passes them all survived; one that runs past
@@ -57,7 +57,7 @@ TEST_SELECTION = ["tests/test_models.py", "tests/test_training.py", "tests/test_
                   "tests/test_conditional.py", "tests/test_integrity.py", "tests/test_damaged_artefacts.py",
                   "tests/test_bounds.py", "tests/test_fuzz_artefacts.py", "tests/test_config.py", "tests/test_own_data.py",
                   "tests/test_cli.py", "tests/test_data.py", "tests/test_report.py",
-                  "-k", "not sigkill and not torchrun and not subprocess and not two_process"]
+                  "-k", "not sigkill and not torchrun and not subprocess and not two_process and not example_runs"]
 TEST_TIMEOUT_S = 900  # one test, in mutmut's first pass (the eval tests' shared fixture trains five models)
 MUTANT_LIMIT_S = 900  # one mutant's whole test run
 
