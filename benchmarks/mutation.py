@@ -5,14 +5,16 @@ Protocol
   constant, argument or return value in one function. mutmut's instrumented first pass
   records which tests reach which function; its own test phase is not used.
 - Modules: CORE below (models, training, eval, apps/anomaly, apps/codec).
-- Tests: TEST_SELECTION, the in-process tests (a test that starts a subprocess imports the
-  unmutated package, so it cannot kill anything and is left out; so is the example script's test).
+- Tests: TEST_SELECTION, the in-process tests that reach the mutant's function (mutmut's first
+  pass cannot follow a test into a child process, so those tests are left out of it), then the
+  child-process tests named in CHILD_PROCESS_TESTS for the functions they exercise.
 - Running a mutant: one pytest process with the mutant switched on (mutmut's
   MUTANT_UNDER_TEST), running the tests that reach its function and stopping at the first
   failure (killed). A mutant that passes them all survived; one that runs past
   MUTANT_LIMIT_S counts as killed and is listed as a timeout (the JSON gives the slowest
-  survivor's seconds, a clean run of that many tests, to compare with the limit). A test that kills a mutant is run again on the unmutated
-  code: a kill by a test that fails there too is not counted.
+  survivor's seconds, a clean run of that many tests, to compare with the limit). A test
+  that kills a mutant is run again on the unmutated code: a kill by a test that fails there
+  too is not counted.
 - Sample: the mutants are tested in the order of a seeded random permutation (`--seed`), so
   whatever number a sitting finishes (`--sample`, or the time given by `--minutes`) is a
   uniform random sample; the score comes with its 95% Wilson interval. Testing all of the
@@ -58,6 +60,12 @@ TEST_SELECTION = ["tests/test_models.py", "tests/test_training.py", "tests/test_
                   "tests/test_bounds.py", "tests/test_fuzz_artefacts.py", "tests/test_config.py", "tests/test_own_data.py",
                   "tests/test_cli.py", "tests/test_data.py", "tests/test_report.py",
                   "-k", "not sigkill and not torchrun and not subprocess and not two_process and not example_runs"]
+# Tests that run genlab in child processes (which inherit the mutant switched on): the first pass cannot see
+# what they reach, so they are named here for the functions they exercise and run after the linked tests.
+CHILD_PROCESS_TESTS = {
+    ("genlab.training.distributed.", "genlab.training.trainer.xǁTrainerǁ"): [
+        "tests/test_training.py::test_two_process_torchrun_on_cpu", "tests/test_training.py::test_two_process_torchrun_trains_a_gan"],
+}
 TEST_TIMEOUT_S = 900  # one test, in mutmut's first pass (the eval tests' shared fixture trains five models)
 MUTANT_LIMIT_S = 900  # one mutant's whole test run
 
@@ -134,10 +142,13 @@ def mutant_names(folder: Path) -> list[str]:
 
 
 def tests_of(stats: dict, name: str) -> list[str]:
-    """The tests reaching the mutant's function, fastest first (a kill comes sooner)."""
+    """The tests reaching the mutant's function, fastest first (a kill comes sooner), then the child-process ones."""
     function = name.replace("__init__.", "").rsplit("__mutmut_", 1)[0]
     durations = stats["duration_by_test"]
-    return sorted(stats["tests_by_mangled_function_name"].get(function, []), key=lambda t: (durations.get(t, math.inf), t))
+    linked = sorted(stats["tests_by_mangled_function_name"].get(function, []), key=lambda t: (durations.get(t, math.inf), t))
+    if not linked:
+        return []
+    return linked + [test for prefixes, tests in CHILD_PROCESS_TESTS.items() if function.startswith(prefixes) for test in tests]
 
 
 def run_pytest(mutants: Path, mutant: str, tests: list[str], limit_s: float, stop_at_first: bool = True) -> tuple[str, list[str], float]:
@@ -162,7 +173,8 @@ def run_pytest(mutants: Path, mutant: str, tests: list[str], limit_s: float, sto
 
 
 def tests_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
+    """The tests and the child-process tests named above: survivors are tested again when either changes."""
+    digest = hashlib.sha256(repr(CHILD_PROCESS_TESTS).encode())
     for path in sorted((folder / "tests").rglob("*.py")):
         digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()

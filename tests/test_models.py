@@ -152,6 +152,15 @@ def test_iwae_objective_tightens_towards_the_exact_marginal():
     assert all(p.grad is not None for p in model.encoder.parameters())
 
 
+@pytest.mark.parametrize("value_range, low, high", [("unit", 0.0, 1.0), ("symmetric", -1.0, 1.0)])
+def test_the_denoising_autoencoder_corrupts_within_the_data_range(value_range, low, high):
+    torch.manual_seed(0)
+    model = create_model("dae", data_shape=(1, 8, 8), value_range=value_range, noise="gaussian", noise_level=0.5)
+    x = torch.rand(16, 1, 8, 8) * (high - low) + low
+    noisy = model.corrupt(x)
+    assert noisy.min() >= low and noisy.max() <= high and (noisy - x).abs().mean() > 0.1
+
+
 def test_the_conditional_iw_bound_decodes_with_the_labels():
     torch.manual_seed(0)
     model = create_model("cvae", data_shape=(4,), value_range="real", num_classes=3, latent_dim=2, hidden=[8], iw_samples=5)
