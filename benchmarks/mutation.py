@@ -74,6 +74,9 @@ EQUIVALENT: dict[str, str] = {
     "genlab.models.gan.xǁGANǁgradient_penalty__mutmut_6":
         "drops device=real.device from torch.rand: the same tensor on a CPU, where the default device is the data's; "
         "only a run on an accelerator could tell them apart",
+    "genlab.eval.groups.classification.x_compute__mutmut_9":
+        "passes device=None to run_batched, which then keeps each batch where the data is: the model's device on a "
+        "CPU-only machine, so only a run on an accelerator could tell them apart",
     "genlab.models.augment.x_random_cutout__mutmut_32":
         "torch.randint(high, size) is torch.randint(0, high, size): the same call",
     "genlab.models.augment.x_random_cutout__mutmut_46":

@@ -73,6 +73,10 @@ def test_the_api_checks_the_same_bounds(runs):
         with pytest.raises(GenlabError, match=r"class must be in 0\.\.9"):
             conditional.class_index(label)
     assert conditional.class_index("7") == 7
+    for labels in ([10], [-1], [3, 10], [-1, 3]):  # labels given as numbers, on either side of the range
+        with pytest.raises(GenlabError, match=r"class must be in 0\.\.9"):
+            conditional.sample_labels(len(labels), labels=labels)
+    assert conditional.sample_labels(2, labels=[0, 9]).tolist() == [0, 9]
 
 
 def test_a_class_beyond_the_model_is_refused_on_the_command_line(cli, runs, tmp_path):

@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from conftest import PYTHON, subprocess_env
 
@@ -314,3 +315,17 @@ def test_metrics_lines_cut_short_by_a_kill_are_skipped_and_the_lines_after_them_
     log = tmp_path / "metrics.jsonl"
     log.write_text('{"split": "train", "step": 1}\n{"split": "tr\n{"split": "train", "step": 2}\n[3]\n{"split": "val", "st')
     assert read_metrics(log) == [{"split": "train", "step": 1}, {"split": "train", "step": 2}]
+
+
+def test_a_checkpoint_written_before_checkpoints_carried_a_digest_is_still_read(run, tmp_path):
+    from genlab.training.checkpoint import LEGACY_VERSION
+
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    legacy = tmp_path / "legacy.pt"
+    torch.save({**state, "format": LEGACY_VERSION}, legacy)  # torch.save's bytes alone, as older versions wrote
+    assert legacy.read_bytes()[:2] == b"PK"
+    old = load_checkpoint(legacy)
+    assert old["step"] == state["step"] and all(torch.equal(old["model"][k], state["model"][k]) for k in state["model"])
+    torch.save(state, legacy)  # the current format without its digest line: not what any version wrote
+    with pytest.raises(GenlabError, match="was not written by this version of genlab"):
+        load_checkpoint(legacy)
