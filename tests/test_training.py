@@ -168,6 +168,18 @@ def test_compiled_training_matches_the_contract(tmp_path):
     assert model.sample(2).shape == (2, 1, 8, 8)
 
 
+def test_the_run_record_says_how_and_where_the_run_trained(tmp_path):
+    run = tmp_path / "recorded"
+    model = genlab.train("ae", "digits", epochs=1, run_dir=run, progress=False, overrides=QUICK)
+    start = next(r for r in read_metrics(run / "metrics.jsonl") if r.get("event") == "start")
+    steps = len(genlab.data.load_dataset("digits").train) // 64  # whole batches of 64 (QUICK): the rest waits
+    assert start == {"split": "run", "step": 0, "event": "start", "device": "cpu", "precision": start["precision"],
+                     "world_size": 1, "steps_per_epoch": steps, "train_samples": steps * 64,
+                     "parameters": model.num_parameters(), "threads": torch.get_num_threads(),
+                     "torch": torch.__version__, "genlab": genlab.__version__}
+    assert start["precision"] in ("fp32", "bf16")
+
+
 def test_time_limit_stops_mid_epoch_and_resume_finishes(tmp_path):
     run = tmp_path / "timed"
     genlab.train("ae", "digits", epochs=3, run_dir=run, progress=False,
