@@ -183,3 +183,12 @@ def test_cutout_in_the_policy_zeroes_one_square_of_half_the_side_per_image():
         assert len(rows) == 64 and rows.max() - rows.min() == 7 and cols.max() - cols.min() == 7
     corners = torch.stack([torch.nonzero(image == 0)[0] for image in out[:, 0]])
     assert len({tuple(c.tolist()) for c in corners}) > 10  # placed at random
+
+
+def test_the_wasserstein_critic_loss_adds_the_gradient_penalty_with_its_weight():
+    torch.manual_seed(0)
+    model = create_model("gan", data_shape=(1, 8, 8), loss="wasserstein-gp", gp_weight=10.0, width=8)
+    losses = model(torch.rand(16, 1, 8, 8) * 2 - 1, group="discriminator")
+    assert float(losses["gradient_penalty"]) > 0.01
+    expected = losses["d_fake"] - losses["d_real"] + 10.0 * losses["gradient_penalty"]  # E[D(fake)] - E[D(real)] + w GP
+    assert float(losses["loss"].detach()) == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
