@@ -161,7 +161,7 @@ def run_pytest(mutants: Path, mutant: str, tests: list[str], limit_s: float, sto
                "--timeout", str(TEST_TIMEOUT_S), *(["-x"] if stop_at_first else []), *tests]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=mutants, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+                               errors="replace", start_new_session=True)  # a test may print bytes that are not UTF-8
     try:
         output, _ = process.communicate(timeout=limit_s)
     except subprocess.TimeoutExpired:
