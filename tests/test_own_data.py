@@ -348,6 +348,16 @@ def test_custom_networks_of_the_wrong_shape_are_refused(custom_module):
         genlab.train("ae", data=x, overrides=FAST, networks={"generator": custom_module.TinyDecoder()}, progress=False)
 
 
+def test_a_custom_generator_that_cannot_be_imported_is_named_when_loading(tmp_path, custom_module):
+    images = (np.random.default_rng(0).random((64, 1, 8, 8)) * 255).astype(np.uint8)
+    genlab.train("gan", data=images, run_dir=tmp_path / "gan", overrides={**FAST, "train.epochs": 1, "model.latent_dim": 2,
+                 "model.width": 8}, networks={"generator": custom_module.TinyDecoder(2, (1, 8, 8))}, progress=False)
+    sys.modules.pop("my_nets")
+    sys.path.remove(str(tmp_path))  # as in a process without the user's module on its path
+    with pytest.raises(GenlabError, match="this model's generator is the class my_nets:TinyDecoder, which cannot be imported"):
+        genlab.load(tmp_path / "gan")
+
+
 def test_a_class_defined_in_a_function_is_refused_before_training():
     class Local(torch.nn.Module):
         def forward(self, x):
