@@ -329,3 +329,22 @@ def test_a_checkpoint_written_before_checkpoints_carried_a_digest_is_still_read(
     torch.save(state, legacy)  # the current format without its digest line: not what any version wrote
     with pytest.raises(GenlabError, match="was not written by this version of genlab"):
         load_checkpoint(legacy)
+
+
+def test_tensorboard_gets_each_number_at_the_step_of_its_record(tmp_path):
+    from genlab.training.metrics import MetricsLog
+
+    class Recorder:
+        def __init__(self):
+            self.scalars = []
+
+        def add_scalar(self, tag, value, step):
+            self.scalars.append((tag, value, step))
+
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    log.tensorboard = Recorder()
+    log.write({"split": "train", "step": 7, "epoch": 1, "loss": 0.5, "finite": True})
+    log.write({"split": "val", "step": 9, "loss": 0.25})
+    log.write({"split": "run", "step": 9, "event": "end"})
+    log.handle.close()
+    assert log.tensorboard.scalars == [("train/loss", 0.5, 7), ("val/loss", 0.25, 9)]

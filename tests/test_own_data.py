@@ -358,6 +358,14 @@ def test_a_custom_generator_that_cannot_be_imported_is_named_when_loading(tmp_pa
         genlab.load(tmp_path / "gan")
 
 
+def test_float_images_in_0_1_reach_a_model_trained_on_bytes_as_the_bytes_do(tmp_path):
+    images = (np.random.default_rng(0).random((64, 1, 8, 8)) * 255).astype(np.uint8)
+    images[:, 0, 0, 0] = 255  # a white pixel in every image: floats of exactly 1.0
+    model = genlab.train("ae", data=images, run_dir=tmp_path / "bytes", overrides={**FAST, "train.epochs": 1},
+                         progress=False)
+    assert torch.allclose(model.preprocess(images.astype(np.float32) / 255), model.preprocess(images), atol=1e-6)
+
+
 def test_a_class_defined_in_a_function_is_refused_before_training():
     class Local(torch.nn.Module):
         def forward(self, x):

@@ -116,3 +116,15 @@ def test_bootstrap_interval_of_a_mean():
     low, high = bootstrap_mean_interval(values, resamples=300)
     assert low < values.mean() < high
     assert high - low == pytest.approx(2 * 1.96 / math.sqrt(4000), rel=0.25)  # the normal-theory width
+
+
+def test_without_a_reference_classifier_the_feature_space_is_the_raw_data_and_says_so():
+    from genlab.eval.features import FeatureSpace
+    from genlab.models import create_model
+
+    model = create_model("vae", data_shape=(6,), value_range="real", latent_dim=2, hidden=[8])
+    space = FeatureSpace.for_model(model, None)
+    x = torch.randn(5, 6)
+    assert torch.equal(space.features(x), x)
+    assert space.describe() == {"name": "raw", "note": "no reference classifier for this data: distances in the model's "
+                                                       "input space"}
