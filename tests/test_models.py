@@ -161,6 +161,19 @@ def test_the_denoising_autoencoder_corrupts_within_the_data_range(value_range, l
     assert noisy.min() >= low and noisy.max() <= high and (noisy - x).abs().mean() > 0.1
 
 
+def test_the_classifier_convolutions_before_batch_norm_carry_no_bias():
+    # batch norm subtracts the mean right after: a bias there would be a parameter that never matters
+    model = create_model("classifier", data_shape=(1, 28, 28), num_classes=10)
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert convolutions and all(m.bias is None for m in convolutions)
+
+
+def test_a_model_built_without_data_takes_its_inputs_as_they_are():
+    model = create_model("ae", data_shape=(6,), value_range="real", latent_dim=2, hidden=[8])
+    raw = torch.randn(5, 6)
+    assert torch.equal(model.preprocess(raw).cpu(), raw) and torch.equal(torch.as_tensor(model.postprocess(raw)), raw)
+
+
 def test_the_conditional_iw_bound_decodes_with_the_labels():
     torch.manual_seed(0)
     model = create_model("cvae", data_shape=(4,), value_range="real", num_classes=3, latent_dim=2, hidden=[8], iw_samples=5)

@@ -118,6 +118,24 @@ def test_cli_reports_divergence_with_exit_code_1(tmp_path, cli):
     assert "no checkpoint was written; try a lower train.lr, train.grad_clip=1.0 or train.precision=fp32\n" in err
 
 
+def test_a_nan_on_another_process_stops_this_one_too_and_says_where():
+    from types import SimpleNamespace
+
+    from genlab.training.trainer import Trainer
+
+    def reduce_with_a_nan_elsewhere(summary):
+        summary = summary.clone()
+        summary[-1] += 1  # the last entry counts non-finite steps: one on another rank
+        return summary
+
+    trainer = SimpleNamespace(position=SimpleNamespace(step=12, epoch=0), deadline=None, run=None,
+                              dist=SimpleNamespace(all_reduce_sum=reduce_with_a_nan_elsewhere))
+    trainer._diverged = lambda *args: Trainer._diverged(trainer, *args)
+    window = [{"loss": torch.tensor(0.5)}, {"loss": torch.tensor(0.4)}]  # finite here
+    with pytest.raises(TrainingDivergedError, match="diverged at step 11 .*: on another process; no checkpoint was written"):
+        Trainer._flush(trainer, window, 100.0, None, None)
+
+
 def test_resume_can_extend_training(tmp_path):
     run = tmp_path / "r"
     genlab.train("ae", "digits", epochs=1, run_dir=run, overrides=QUICK, progress=False)
@@ -178,6 +196,9 @@ def test_the_run_record_says_how_and_where_the_run_trained(tmp_path):
                      "parameters": model.num_parameters(), "threads": torch.get_num_threads(),
                      "torch": torch.__version__, "genlab": genlab.__version__}
     assert start["precision"] in ("fp32", "bf16")
+    genlab.train(run_dir=run, resume=True, epochs=2, progress=False)
+    resumed = [r for r in read_metrics(run / "metrics.jsonl") if r.get("split") == "run" and r.get("event") != "end"]
+    assert [r["event"] for r in resumed] == ["start", "resume"] and resumed[1]["step"] == steps
 
 
 def test_time_limit_stops_mid_epoch_and_resume_finishes(tmp_path):
