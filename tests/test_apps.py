@@ -365,3 +365,13 @@ def test_latent_cli_refuses_models_without_codes(tmp_path, cli):
     assert code == 2 and "no code space" in err and not (tmp_path / "s.png").exists()
     code, _, err = cli("compress", run, tmp_path, "-o", tmp_path / "c.glz")
     assert code == 2 and "no encoder" in err
+
+
+@pytest.mark.parametrize("extreme", [40_000, -40_000])
+def test_codes_beyond_16_bits_on_either_side_are_refused_with_advice(extreme):
+    from genlab.apps.codec import pack
+
+    quantised = np.array([[0, 1], [2, extreme]])
+    with pytest.raises(GenlabError, match="step 0.001 is too small for these codes .*; use a larger step"):
+        pack(quantised, 0.001, (2,), "0" * 64)
+    assert pack(np.array([[0, 1], [2, 32_767]]), 0.001, (2,), "0" * 64)  # the widest that fits

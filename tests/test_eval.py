@@ -80,7 +80,10 @@ def test_eval_writes_every_applicable_group_with_its_protocol(digits_runs, tmp_p
     results = json.loads(output.read_text())
     metrics, protocol = results["metrics"], results["protocol"]
     assert set(metrics) == {"likelihood", "reconstruction", "quality", "diversity", "representation"}
-    assert protocol["feature_space"]["sha256"] == weights_sha256(reference_classifier_dir("digits", data_root))
+    assert protocol["feature_space"] == {"name": "genlab reference classifier", "dataset": "digits", "layer": "penultimate",
+                                         "sha256": weights_sha256(reference_classifier_dir("digits", data_root)),
+                                         "dimensions": protocol["feature_space"]["dimensions"]}
+    assert protocol["feature_space"]["dimensions"] > 8
     assert protocol["likelihood"]["k"] == 50 and protocol["generation"]["samples"] == 400
     assert {"torch", "machine", "split", "examples", "seed", "model_sha256"} <= set(protocol)
     assert metrics["likelihood"]["nll"] < -metrics["likelihood"]["elbo"]
