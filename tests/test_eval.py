@@ -86,6 +86,7 @@ def test_eval_writes_every_applicable_group_with_its_protocol(digits_runs, tmp_p
     assert protocol["feature_space"]["dimensions"] > 8
     assert protocol["likelihood"]["k"] == 50 and protocol["generation"]["samples"] == 400
     assert {"torch", "machine", "split", "examples", "seed", "model_sha256"} <= set(protocol)
+    assert set(protocol["machine"]) == {"platform", "processor", "cpus", "torch_threads", "cuda"}
     assert metrics["likelihood"]["nll"] < -metrics["likelihood"]["elbo"]
     quality = metrics["quality"]
     assert quality["fid_interval"][0] <= quality["fid"] <= quality["fid_interval"][1]
@@ -234,3 +235,16 @@ def test_metric_groups_come_in_the_documented_order():
     from genlab.eval.runner import METRIC_GROUPS
 
     assert METRIC_GROUPS == ("likelihood", "reconstruction", "quality", "diversity", "representation", "classification")
+
+
+def test_throughput_is_the_median_of_its_recorded_repeats(digits_runs, monkeypatch):
+    import statistics
+
+    from genlab.eval.throughput import measure_throughput
+
+    data_root, runs = digits_runs
+    monkeypatch.setenv("GENLAB_DATA", str(data_root))
+    measured = measure_throughput([runs["vae"]], steps=2, batch_size=16, samples=16, repeats=3)[str(runs["vae"])]
+    assert [len(v) for v in measured["repeats"].values()] == [3, 3]
+    for key in ("train_images_per_s", "samples_per_s"):
+        assert measured[key] == statistics.median(measured["repeats"][key]) > 0
