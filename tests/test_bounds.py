@@ -73,6 +73,10 @@ def test_the_api_checks_the_same_bounds(runs):
         with pytest.raises(GenlabError, match=r"class must be in 0\.\.9"):
             conditional.class_index(label)
     assert conditional.class_index("7") == 7
+
+
+def test_labels_out_of_range_on_either_side_are_refused(runs):
+    conditional = genlab.load(runs / "cvae")
     for labels in ([10], [-1], [3, 10], [-1, 3]):  # labels given as numbers, on either side of the range
         with pytest.raises(GenlabError, match=r"class must be in 0\.\.9"):
             conditional.sample_labels(len(labels), labels=labels)
