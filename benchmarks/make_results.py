@@ -476,7 +476,7 @@ def mutation(result: dict) -> list[str]:
                   f"{result['killed']} killed of {result['killed'] + len(result['survivors'])} scored; "
                   f"{len(equivalent)} equivalent (listed with the reason in the script and the JSON), {result['not_covered']} "
                   f"not reached by the selected tests; {result['mutants_in_core']:,} mutants in all; "
-                  f"{result['wall_seconds'] / 3600:.1f} hours.", ""]
+                  f"{result['wall_seconds'] / 3600:.1f} hours in its last sitting.", ""]
     if result.get("survivors"):
         lines += ["Surviving mutants:", ""] + [f"- `{s['name']}`: `{(s['diff'].splitlines() or [''])[-1].lstrip('+').strip()}`"
                                               for s in result["survivors"]] + [""]
