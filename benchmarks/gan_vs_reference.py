@@ -36,6 +36,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -220,6 +221,7 @@ def run_cell(name: str, seed: int, budgets: list[int], classifier, real_features
         model = genlab.train("gan", name, run_dir=run, progress=False, config={"seed": seed}, monitors=[keeper],
                              overrides={"train.epochs": -(-max(budgets) // steps_per_epoch), "train.tensorboard": False})
         precision = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])["precision"]
+        load = round(os.getloadavg()[1], 2)  # other work on the machine during the timed training, if any
         for steps, state in keeper.kept.items():
             model.generator_ema.load_state_dict(state)
             samples = torch.cat([model.sample(500, torch.Generator().manual_seed(1000 * seed + i)) for i in range(SAMPLES // 500)])
@@ -227,6 +229,7 @@ def run_cell(name: str, seed: int, budgets: list[int], classifier, real_features
             rows[f"genlab@{steps}"] = {"model": "genlab", "budget": f"{steps:,} steps", "steps": steps,
                                        "seconds": round(keeper.when[steps][1], 1), "batch_size": 128, "precision": precision,
                                        "parameters": sum(p.numel() for p in model.generator.parameters()),
+                                       "load_5min": load,
                                        **score(classifier, unit, real_features)}
             if grids and steps == max(budgets):
                 save_image_grid(unit[:64], RESULTS / f"gan_genlab_{name}.png")
@@ -238,13 +241,14 @@ def run_cell(name: str, seed: int, budgets: list[int], classifier, real_features
             F.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False)
         kept, when = train_reference(images, size, [b for b in wanted if b <= max(budgets)], genlab_seconds, kind, seed)
         del images
+        load = round(os.getloadavg()[1], 2)
         parameters = sum(p.numel() for p in ReferenceGenerator(size=size).parameters())
         for key, state in kept.items():
             unit = reference_samples(state, size, SAMPLES, 1000 * seed)
             steps, seconds = when[key]
             rows[f"{label}@{key}"] = {"model": label, "budget": f"{steps:,} steps" if key != "time" else "genlab's time",
                                       "steps": steps, "seconds": round(seconds, 1), "batch_size": 64, "precision": kind,
-                                      "parameters": parameters, **score(classifier, unit, real_features)}
+                                      "parameters": parameters, "load_5min": load, **score(classifier, unit, real_features)}
             if grids and key == "time":
                 save_image_grid(unit[:64], RESULTS / f"gan_{label}_{name}.png")
         print(name, seed, label, json.dumps({k: {f: v[f] for f in ("fid", "steps", "seconds")} for k, v in rows.items()
@@ -266,6 +270,7 @@ def summary(cells: list[dict]) -> dict:
             entry[field] = round(statistics.mean(values), 3)
             entry[f"{field}_sd"] = round(statistics.stdev(values), 3) if len(values) > 1 else 0.0
         entry["seeds"] = len(seeds)
+        entry["load_5min_max"] = max(r["load_5min"] for r in seeds)
         entry["class_histogram"] = [round(statistics.mean(v), 4) for v in zip(*(r["class_histogram"] for r in seeds))]
         out[key] = entry
     return out
@@ -293,6 +298,7 @@ def main() -> None:
         "equal_time": "each reference stopped at the seconds genlab took to its last budget (genlab's include its "
                       "start-up, validation, previews and checkpoints)",
         "spread": "standard deviation over training seeds",
+        "load": "load_5min: the machine's 5-minute load average when each training ended (2 cores; about 2 = quiet)",
     }
     same = state.get("protocol") == json.loads(json.dumps(protocol)) and code_matches(state.get("code"), __file__)
     cells = state.get("cells", []) if same else []
