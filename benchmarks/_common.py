@@ -96,14 +96,26 @@ def code_version(script: str | Path) -> dict:
 
 def code_matches(recorded: dict | None, script: str | Path) -> bool:
     """Whether the script and the genlab modules that made `recorded` (a `code_version`) are unchanged."""
+    return (genlab_matches(recorded) and isinstance(recorded, dict)
+            and recorded.get("script_sha256") == _sha256_of({"script": Path(script)}))
+
+
+def genlab_matches(recorded: dict | None) -> bool:
+    """Whether the genlab modules that made `recorded` (a `code_version`) are unchanged, whatever the script."""
     if not isinstance(recorded, dict) or "genlab_modules" not in recorded:
         return False
     try:
         files = _module_files(recorded["genlab_modules"])
     except (ImportError, ValueError):  # a module that no longer exists
         return False
-    return (recorded.get("script_sha256") == _sha256_of({"script": Path(script)})
-            and recorded.get("genlab_sha256") == _sha256_of(files))
+    return recorded.get("genlab_sha256") == _sha256_of(files)
+
+
+def source_sha256(*functions) -> str:
+    """SHA-256 of the source of some functions: what a benchmark's cells that need no genlab code depend on."""
+    import inspect
+
+    return hashlib.sha256("\n".join(inspect.getsource(f) for f in functions).encode()).hexdigest()
 
 
 def _module_files(modules: list[str]) -> dict[str, Path]:

@@ -53,11 +53,11 @@ SELECTION = (
 
 GENLAB = {
     "genlab defaults": {},
-    "genlab ae, PyOD AutoEncoder's size": {"model": "ae", "score": "reconstruction", "hidden": (256,), "latent_dim": 64,
+    "genlab ae, PyOD AutoEncoder's size": {"model": "ae", "score_by": "reconstruction", "hidden": (256,), "latent_dim": 64,
                                             "epochs": 20, "batch_size": 32},
-    "genlab vae, PyOD VAE's size": {"model": "vae", "score": "nll", "hidden": (128, 64, 32), "latent_dim": 2,
+    "genlab vae, PyOD VAE's size": {"model": "vae", "score_by": "nll", "hidden": (128, 64, 32), "latent_dim": 2,
                                      "epochs": 20, "batch_size": 32},
-    "genlab ae (weighted reconstruction)": {"model": "ae", "score": "weighted-reconstruction", "latent_dim": 16,
+    "genlab ae (weighted reconstruction)": {"model": "ae", "score_by": "weighted-reconstruction", "latent_dim": 16,
                                             "hidden": (512, 256), "epochs": 20},
 }
 PYOD = ("pyod AutoEncoder", "pyod VAE", "pyod AutoEncoder (raw)", "pyod VAE (raw)")
@@ -81,7 +81,7 @@ def fit_and_score(method: str, train: np.ndarray, test: np.ndarray, seed: int) -
     """Anomaly scores of `test` (higher = more anomalous) and the seconds fitting and scoring took."""
     started = time.perf_counter()
     if method in GENLAB:
-        scores = AnomalyDetector(**GENLAB[method], random_state=seed).fit(train).decision_function(test)
+        scores = AnomalyDetector(**GENLAB[method], random_state=seed).fit(train).anomaly_scores(test)
     else:
         detector = pyod_detector(method, seed)
         detector.fit(train.reshape(len(train), -1))

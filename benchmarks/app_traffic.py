@@ -112,7 +112,7 @@ def run_seed(seed: int, folder: Path, train_attacks: float) -> dict:
         detector.fit(train_csv)  # the raw file: genlab reads and encodes it
         seconds = time.perf_counter() - started
         records, _ = read_table([test_csv])
-        results[name] = {**score(labels, detector.decision_function(records)), "fit_seconds": seconds}
+        results[name] = {**score(labels, detector.anomaly_scores(records)), "fit_seconds": seconds}
         print(f"{train_attacks:.0%} seed {seed} {name}: {results[name]}", flush=True)
     x_train, x_test = one_hot(train, test)
     for name, detector in baselines(seed).items():

@@ -435,6 +435,52 @@ def app_traffic(result: dict) -> list[str]:
     return lines + [machine_line(result)]
 
 
+def anomaly_tables(result: dict) -> list[str]:
+    p = result["protocol"]
+    lines = ["## Anomaly detection on the 36 ADBench tables", "",
+             f"Script: `benchmarks/anomaly_tables.py`. ADBench's unsupervised protocol: each method fitted on all rows "
+             f"(anomalies among them, unlabelled) and scoring all rows; {p['inputs']}; sets of more than "
+             f"{p['max_rows']:,} rows cut to a random {p['max_rows']:,} (seeded); seeds {', '.join(map(str, p['seeds']))} "
+             f"(row cut and each method's random_state), mean over seeds per set. Baselines at their libraries' "
+             f"defaults (PyOD {p['baselines']['pyod']}). Wins/ties/losses: genlab's default against each method, "
+             f"a tie within {p['tie_band']} AUROC; p: Wilcoxon signed-rank test over sets.", ""]
+    for part, title in (("all", "all sets"), ("held_out_half", "the held-out half (sets that chose nothing)")):
+        entry = result.get("summary", {}).get(part)
+        if not entry:
+            continue
+        lines += [f"**{title}** ({entry['sets']} sets; critical difference of average ranks at 0.05: "
+                  f"{entry.get('critical_difference', 'n/a')})", "",
+                  "| method | mean AUROC | median AUROC | mean AP | average rank | genlab W/T/L | p | mean seconds |",
+                  "|---|---:|---:|---:|---:|---|---:|---:|"]
+        for method, row in sorted(entry["methods"].items(), key=lambda item: item[1]["average_rank"]):
+            versus = row.get("against_reference")
+            record = f"{versus['wins']}/{versus['ties']}/{versus['losses']}" if versus else ""
+            p_value = "" if not versus or versus["wilcoxon_p"] is None else f"{versus['wilcoxon_p']:.3f}"
+            lines.append(f"| {method} | {row['mean_auroc']:.4f} | {row['median_auroc']:.4f} | {row['mean_ap']:.4f} | "
+                         f"{row['average_rank']:.2f} | {record} | {p_value} | {row['mean_seconds']:.1f} |")
+        lines.append("")
+    per_set = result.get("per_set", {})
+    if per_set:
+        methods = list(next(iter(per_set.values())))
+        lines += ["Per set, mean AUROC over seeds (development sets marked *):", "",
+                  "| set | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+        for name, row in per_set.items():
+            best = max(row[m]["auroc"] for m in methods)
+            cells = [f"**{row[m]['auroc']:.3f}**" if row[m]["auroc"] == best else f"{row[m]['auroc']:.3f}" for m in methods]
+            mark = "*" if name in p["development_sets"] else ""
+            lines.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
+        lines += ["", "![average ranks](results/anomaly_ranks.png)", ""]
+    selection = result.get("selection", {}).get("summary")
+    if selection:
+        lines += [f"Candidates for genlab's default on the {selection['sets']} development sets (seeds "
+                  f"{', '.join(map(str, p['seeds']))}):", "", "| candidate | mean AUROC | average rank | mean seconds |",
+                  "|---|---:|---:|---:|"]
+        for method, row in sorted(selection["methods"].items(), key=lambda item: item[1]["average_rank"]):
+            lines.append(f"| {method} | {row['mean_auroc']:.4f} | {row['average_rank']:.2f} | {row['mean_seconds']:.1f} |")
+        lines.append("")
+    return lines + [machine_line(result)]
+
+
 def robustness(result: dict) -> list[str]:
     summary, kills = result["summary"], result["kills"]["summary"]
     outcomes = list(summary["by_outcome"])
@@ -487,7 +533,8 @@ RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "clas
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
              "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
-             "app_anomaly": app_anomaly, "app_traffic": app_traffic, "robustness": robustness,
+             "app_anomaly": app_anomaly, "anomaly_tables": anomaly_tables, "app_traffic": app_traffic,
+             "robustness": robustness,
              "mutation": mutation}
 
 

@@ -86,7 +86,7 @@ def main() -> None:
     verdicts = detector.predict(probe)
     blame = detector.explain(probe).idxmax(axis=1)
     for i in range(len(probe)):
-        print(f"   record {i}: {'anomaly' if verdicts[i] else 'normal '} (most unusual field: {blame[i]})")
+        print(f"   record {i}: {'anomaly' if verdicts[i] == -1 else 'normal '} (most unusual field: {blame[i]})")
 
     # 4. your own encoder, saved by import path and rebuilt by genlab.load
     model = genlab.train("ae", data=X, epochs=epochs, run_dir=ROOT / "custom", overrides={"model.latent_dim": 4},

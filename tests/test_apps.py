@@ -232,13 +232,14 @@ def test_detector_conventions_and_one_class_auroc():
     detector = AnomalyDetector(model="vae", contamination=0.1, latent_dim=4, hidden=(64,), epochs=60).fit(normal[:150])
     held_out = np.concatenate([normal[150:], images[digits.target != 0][:300]])
     is_anomaly = np.r_[np.zeros(len(normal) - 150), np.ones(300)]
-    scores = detector.decision_function(held_out)
+    scores = detector.anomaly_scores(held_out)
     assert roc_auc_score(is_anomaly, scores) > 0.95
     assert np.array_equal(detector.score_samples(held_out), -scores)
-    assert np.array_equal(detector.predict(held_out), (scores > detector.threshold_).astype(int))
+    assert np.array_equal(detector.predict(held_out), np.where(scores > detector.threshold_, -1, 1))
+    assert np.allclose(detector.decision_function(held_out), detector.threshold_ - scores)
     assert detector.threshold_ == pytest.approx(np.quantile(detector.decision_scores_, 0.9))
     assert abs(detector.labels_.mean() - 0.1) < 0.03  # the contamination share of the training data is flagged
-    assert np.allclose(detector.decision_function(held_out), scores)  # scores are reproducible
+    assert np.allclose(detector.anomaly_scores(held_out), scores)  # scores are reproducible
 
 
 @pytest.mark.parametrize("score", ["reconstruction", "weighted-reconstruction", "latent", "elbo"])
@@ -249,8 +250,8 @@ def test_tabular_records_with_the_minority_class_as_anomalies(score):
     benign = rng.permutation(np.flatnonzero(~malignant))
     train, held_out = benign[:250], np.r_[benign[250:], np.flatnonzero(malignant)[:60]]
     model = "vae" if score == "elbo" else "ae"
-    detector = AnomalyDetector(model=model, score=score, latent_dim=4, hidden=(32,), epochs=80).fit(X[train])
-    assert roc_auc_score(malignant[held_out], detector.decision_function(X[held_out])) > 0.85
+    detector = AnomalyDetector(model=model, score_by=score, latent_dim=4, hidden=(32,), epochs=80).fit(X[train])
+    assert roc_auc_score(malignant[held_out], detector.anomaly_scores(X[held_out])) > 0.85
 
 
 def test_weighted_reconstruction_flags_a_broken_dependency_that_plain_error_misses(tmp_path):
@@ -262,21 +263,21 @@ def test_weighted_reconstruction_flags_a_broken_dependency_that_plain_error_miss
     broken_link, loud_noise = np.array([[0.0, 0, 0, 1.5]]), np.array([[0.0, 2.5, 0, 0]])
     queries = np.concatenate([broken_link, loud_noise]).astype(np.float32)
     settings = dict(model="ae", latent_dim=1, hidden=(32,), epochs=150, batch_size=64)
-    plain = AnomalyDetector(score="reconstruction", **settings).fit(X).decision_function(queries)
-    weighted = AnomalyDetector(score="weighted-reconstruction", **settings).fit(X, run_dir=tmp_path / "w")
-    scores = weighted.decision_function(queries)
+    plain = AnomalyDetector(score_by="reconstruction", **settings).fit(X).anomaly_scores(queries)
+    weighted = AnomalyDetector(score_by="weighted-reconstruction", **settings).fit(X, run_dir=tmp_path / "w")
+    scores = weighted.anomaly_scores(queries)
     assert plain[0] < plain[1] and scores[0] > scores[1]
     weighted.save(tmp_path / "w")
-    assert np.allclose(AnomalyDetector.load(tmp_path / "w").decision_function(queries), scores, rtol=1e-5)
+    assert np.allclose(AnomalyDetector.load(tmp_path / "w").anomaly_scores(queries), scores, rtol=1e-5)
 
 
 def test_detector_refuses_what_it_cannot_do():
     with pytest.raises(GenlabError, match="not fitted"):
-        AnomalyDetector().decision_function(np.zeros((3, 4)))
+        AnomalyDetector().anomaly_scores(np.zeros((3, 4)))
     with pytest.raises(GenlabError, match="contamination"):
         AnomalyDetector(contamination=0.7).fit(np.zeros((10, 4)))
     with pytest.raises(GenlabError, match="needs a VAE"):  # refused before any training
-        AnomalyDetector(model="ae", score="nll", epochs=10_000).fit(np.random.default_rng(0).normal(size=(20, 3)))
+        AnomalyDetector(model="ae", score_by="nll", epochs=10_000).fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 
 def test_detect_cli_fits_saves_and_scores_rows(tmp_path, cli):
@@ -295,7 +296,7 @@ def test_detect_cli_fits_saves_and_scores_rows(tmp_path, cli):
     assert roc_auc_score(np.r_[np.zeros(40), np.ones(40)], rows["score"]) > 0.85
     assert rows["anomaly"][40:].mean() > rows["anomaly"][:40].mean()
     reloaded = AnomalyDetector.load(run)
-    assert np.allclose(reloaded.decision_function(np.r_[benign[250:290], malignant[:40]]), rows["score"], rtol=1e-5)
+    assert np.allclose(reloaded.anomaly_scores(np.r_[benign[250:290], malignant[:40]]), rows["score"], rtol=1e-5)
     code, _, err = cli("detect", "score", tmp_path, tmp_path / "new.csv", "-o", tmp_path / "x.csv")
     assert code == 2 and "detector.json" in err and not (tmp_path / "x.csv").exists()
 

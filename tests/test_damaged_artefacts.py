@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("damaged") / "run"
     genlab.train("vae", data="digits", run_dir=run, overrides=FAST, progress=False)
     model = genlab.load(run)
-    AnomalyDetector(score="latent", components=2).calibrate_on_inputs(model, model.preprocess(_digits(model))).save(run)
+    AnomalyDetector(score_by="latent", components=2).calibrate_on_inputs(model, model.preprocess(_digits(model))).save(run)
     return run
 
 
@@ -62,7 +62,7 @@ def edit_json(path, change):
 def test_a_saved_latent_detector_loads_and_scores_as_it_was_saved(run):
     model = genlab.load(run)
     detector = AnomalyDetector.load(run)
-    assert detector.score_ == "latent" and np.isfinite(detector.decision_function(_digits(model)[:5])).all()
+    assert detector.score_ == "latent" and np.isfinite(detector.anomaly_scores(_digits(model)[:5])).all()
 
 
 DETECTOR_EDITS = {

@@ -121,7 +121,7 @@ def test_stale_evaluation_detector_and_compressed_files_after_a_resume(run, tmp_
     store_eval(run, {"metrics": {"reconstruction": {"mse": 0.5}},
                      "protocol": {"model_sha256": weights_sha256(run / "model")}})
     assert read_eval(run) is not None
-    detector = AnomalyDetector(score="reconstruction")
+    detector = AnomalyDetector(score_by="reconstruction")
     detector.calibrate_on_inputs(genlab.load(run), genlab.load(run).preprocess(vectors()))
     detector.save(run)
     np.save(tmp_path / "x.npy", vectors()[:10])

@@ -80,7 +80,7 @@ def test_every_in_memory_type_trains_encodes_samples_and_detects(kind, tmp_path)
         data if kind != "dataset" else x)
     far = np.full((1, x.shape[1]), 25.0, dtype=np.float32)
     probe = pd.DataFrame(far, columns=data.columns) if kind == "frame" else far
-    assert detector.predict(probe)[0] == 1
+    assert detector.predict(probe)[0] == -1  # an anomaly, as scikit-learn writes it
 
 
 def test_the_run_records_what_it_was_trained_on_and_refuses_other_data(tmp_path):
@@ -220,7 +220,7 @@ def test_unseen_categories_and_missing_values_are_scored_and_explained():
     probe.loc[0, "protocol_type"] = "gre"  # never seen in training
     probe.loc[1, "src_bytes"] = 5e8
     probe.loc[2, "duration"] = np.nan  # a gap where training had none: the mean stands in
-    scores = detector.decision_function(probe)
+    scores = detector.anomaly_scores(probe)
     assert np.isfinite(scores).all()
     assert scores[0] > detector.threshold_ and scores[1] > detector.threshold_
     explained = detector.explain(probe)
@@ -234,9 +234,9 @@ def test_unseen_categories_and_missing_values_are_scored_and_explained():
 
 def test_scores_do_not_depend_on_the_batch():
     frame = traffic(300)
-    detector = AnomalyDetector(model="vae", score="auto", epochs=2, latent_dim=3).fit(frame)
-    together = detector.decision_function(frame.head(20))
-    alone = np.array([detector.decision_function(frame.iloc[[i]])[0] for i in range(20)])
+    detector = AnomalyDetector(model="vae", score_by="auto", epochs=2, latent_dim=3).fit(frame)
+    together = detector.anomaly_scores(frame.head(20))
+    alone = np.array([detector.anomaly_scores(frame.iloc[[i]])[0] for i in range(20)])
     assert np.allclose(together, alone, rtol=1e-5)
 
 
@@ -484,7 +484,7 @@ def test_a_detector_loads_from_the_path_save_returned(tmp_path):
     detector = AnomalyDetector(model="ae", epochs=2, latent_dim=2).fit(small_vectors(), run_dir=tmp_path / "run")
     path = detector.save(tmp_path / "run")
     again = AnomalyDetector.load(path, device="cpu")
-    assert np.allclose(again.decision_function(small_vectors(5)), detector.decision_function(small_vectors(5)))
+    assert np.allclose(again.anomaly_scores(small_vectors(5)), detector.anomaly_scores(small_vectors(5)))
 
 
 def test_user_network_mistakes_are_one_line(custom_module):

@@ -95,6 +95,16 @@ def test_api_scores_an_unusual_image_above_a_typical_one(client, runs):
     assert scores[1] > scores[0]
 
 
+def test_analyze_shows_which_pixels_make_the_score(client):
+    data = genlab.data.load_dataset("digits")
+    picture = (data.test.x[0, 0].numpy() * 255 / 16).astype(np.uint8)
+    picture[0, 0] = 255  # a bright corner, where digits have none
+    body = client.post("/api/analyze", content=png_bytes(picture), headers={"content-type": "image/png"}).json()
+    heat = np.asarray(decode_data_url(body["explanation"]))
+    assert heat.shape[:2] == (8, 8)
+    assert np.unravel_index(np.argmax(heat.reshape(8, 8, -1)[..., 0]), (8, 8)) == (0, 0)
+
+
 def test_api_refuses_what_it_must_not_take(client):
     assert client.post("/api/analyze", content=b"%PDF-1.4", headers={"content-type": "application/pdf"}).status_code == 415
     too_big = client.post("/api/analyze", content=b"\0" * (MAX_UPLOAD_BYTES + 1), headers={"content-type": "image/png"})

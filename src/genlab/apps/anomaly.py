@@ -1,14 +1,19 @@
 """Anomaly detection with an autoencoder or VAE trained on (mostly) normal data.
 
 A model fitted to normal records explains them well and unusual ones badly; how badly
-is the anomaly score. The conventions follow PyOD and scikit-learn:
+is the anomaly score. `AnomalyDetector` is a scikit-learn outlier detector
+(BaseEstimator + OutlierMixin) and keeps PyOD's names beside scikit-learn's:
 
-- `decision_function(X)`: higher = more anomalous (PyOD);
+- `anomaly_scores(X)`: higher = more anomalous (PyOD's `decision_function`);
 - `score_samples(X)`: its negation, higher = more normal (scikit-learn);
-- `predict(X)`: 1 for an anomaly, 0 for a normal record, by `threshold_`, the
-  (1 - contamination) quantile of the training scores `decision_scores_`.
+- `decision_function(X)`: `score_samples(X) - offset_`, negative for anomalies (scikit-learn);
+- `predict(X)`: -1 for an anomaly, 1 for a normal record (scikit-learn; PyOD's 1 and 0), by
+  `threshold_`, the (1 - contamination) quantile of the training scores `decision_scores_`,
+  or with `contamination="auto"` a robust cut-off on them (genlab.apps.anomaly_thresholds);
+  `labels_` holds the training records' verdicts as PyOD writes them (1 = anomaly);
+- `predict_proba(X, method)` and `predict_confidence(X)` as in PyOD.
 
-Scores (`score=`):
+Scores (`score_by=`):
 - `reconstruction`: squared reconstruction error, summed over features;
 - `weighted-reconstruction`: each feature's squared error divided by that feature's mean
   squared error on the training data (plus 1% of the mean over features, so that no
@@ -29,8 +34,10 @@ most), Bernoulli terms for booleans and missing-value flags. `explain(X)` gives 
 column's share, so a user sees which field made a record unusual; for other data it
 gives each feature's squared error.
 
-The ELBO and NLL are Monte-Carlo estimates: with the detector's seed the same X gets the
-same scores, and `draws` and `k` set how much a record's score varies with the draws.
+The ELBO and NLL are Monte-Carlo estimates whose draws come from the detector's
+`random_state` and are the same for every record, so a record's score depends on the
+record alone (not on what else is scored with it); `draws` and `k` set how much the
+scores vary with `random_state`.
 """
 
 from __future__ import annotations
@@ -38,23 +45,32 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.sparse import issparse
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import validate_data
 
-from genlab.api import load, run_data_config, train
+from genlab.api import load
+from genlab.apps.anomaly_thresholds import (
+    ScoreReference,
+    anomaly_probability,
+    check_contamination,
+    prediction_confidence,
+    threshold_for,
+)
 from genlab.apps.fitting import fit_on_arrays
-from genlab.apps.inputs import read_inputs
-from genlab.apps.outputs import write_scores
 from genlab.bounds import check_seed, check_whole
 from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
+from genlab.data.memory import is_frame, is_in_memory, to_numpy
 from genlab.data.model_inputs import model_inputs
 from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
-from genlab.files import check_output_path, write_text_atomic
+from genlab.files import write_text_atomic
 from genlab.models.base import weights_sha256
 from genlab.models.inference import run_batched
 from genlab.models.mixture import GaussianMixtureSampler
@@ -65,29 +81,37 @@ from genlab.settings import shown
 SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
+SCORE_CHUNK = 256  # records are scored in chunks of this many, the last padded: a record's score never depends
+# on how many others share its batch (a one-row product takes another kernel than a many-row one)
 MAX_DRAWS = 10_000  # k and draws: the bound models.vae puts on iw_samples (k = 10**9 needs gigabytes a batch)
 
 
-class AnomalyDetector:
-    """Fit on normal data, then score new records: higher `decision_function` = more anomalous.
+class AnomalyDetector(OutlierMixin, BaseEstimator):
+    """Fit on (mostly) normal data, then score new records; a scikit-learn outlier detector.
 
         detector = AnomalyDetector(model="vae", contamination=0.05).fit(X_train)
-        flags = detector.predict(X_new)            # 1 = anomaly
-        scores = detector.decision_function(X_new)
+        verdicts = detector.predict(X_new)           # -1 = anomaly, 1 = normal (scikit-learn)
+        scores = detector.anomaly_scores(X_new)      # higher = more anomalous (PyOD's decision_function)
 
     X holds vectors (N, D) (standardised per feature), images (N, H, W) / (N, C, H, W)
     (scaled to [0, 1]), or records: a pandas DataFrame with text, boolean and numeric
-    columns and missing values (see genlab.data.tables). `device` is where the model
-    trains and scores: auto (a GPU when there is one), cpu, cuda, cuda:N or mps.
+    columns and missing values (see genlab.data.tables), or the path of a file of them.
+    `device` is where the model trains and scores: auto (a GPU when there is one), cpu,
+    cuda, cuda:N or mps.
+
+    scikit-learn's conventions hold (clone, get_params, GridSearchCV, pipelines); PyOD's
+    names are kept beside them: `decision_scores_` (the training records' anomaly scores),
+    `threshold_`, `labels_` (0/1, 1 = anomaly), `anomaly_scores(X)` (PyOD's
+    decision_function), `predict_proba`, `predict_confidence`.
     """
 
-    def __init__(self, *, model: str = "vae", contamination: float = 0.1, score: str = "auto", latent_dim: int = 8,
-                 arch: str = "mlp", hidden: tuple[int, ...] = (256, 64), epochs: int = 30, batch_size: int = 128,
-                 lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5, random_state: int = 0,
-                 device: str = "auto", verbose: bool = False):
+    def __init__(self, *, model: str = "vae", score_by: str = "auto", contamination: float | str = 0.1,
+                 latent_dim: int = 8, arch: str = "mlp", hidden: tuple[int, ...] = (256, 64), epochs: int = 30,
+                 batch_size: int = 128, lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5,
+                 random_state: int = 0, device: str = "auto", verbose: bool = False):
         self.model = model
+        self.score_by = score_by
         self.contamination = contamination
-        self.score = score
         self.latent_dim = latent_dim
         self.arch = arch
         self.hidden = hidden
@@ -104,10 +128,14 @@ class AnomalyDetector:
     # ---- fitting ---------------------------------------------------------------------
 
     def fit(self, X, y=None, run_dir: str | Path | None = None) -> AnomalyDetector:
-        """Train the model on X (y is ignored) and set the threshold from X's scores.
+        """Train the model on every record of X (y is ignored) and set the threshold from their scores.
 
-        X is data in memory or the path of a file (such as a raw CSV table), all of it used."""
+        X is data in memory or the path of a file (such as a raw CSV table). No record is held
+        out: the model trains on all of them and the threshold comes from all of their scores."""
         self._check_settings()
+        for fitted in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+            delattr(self, fitted)  # a refit starts clean: nothing of the last fit is kept by accident
+        X = self._check_input(X, reset=True)
         overrides = {"model.latent_dim": self.latent_dim, "model.arch": self.arch, "model.hidden": list(self.hidden),
                      "train.epochs": self.epochs, "train.batch_size": self.batch_size, "train.lr": self.lr}
         model = fit_on_arrays(self.model, X, overrides=overrides, seed=self.random_state, run_dir=run_dir,
@@ -119,7 +147,7 @@ class AnomalyDetector:
         """A detector around an already trained model, calibrated on `X_normal`."""
         detector = cls(model=model.model_name, **settings)
         detector._check_settings()
-        return detector._calibrate(model, X_normal)
+        return detector._calibrate(model, detector._check_input(X_normal, reset=True))
 
     def _calibrate(self, model, X) -> AnomalyDetector:
         if isinstance(X, (str, Path)):  # the file it was trained on, as the model read it
@@ -129,9 +157,11 @@ class AnomalyDetector:
 
     def calibrate_on_inputs(self, model, inputs: torch.Tensor) -> AnomalyDetector:
         """Adopt `model` and set the threshold from the scores of `inputs` (already in model space)."""
+        check_contamination(self.contamination)
         self.model_ = model.eval()
-        self.score_ = resolve_score(self.score, model)
-        self.n_features_in_ = int(np.prod(model.config.data_shape))
+        self.score_ = resolve_score(self.score_by, model)
+        if not hasattr(self, "n_features_in_"):
+            self.n_features_in_ = int(np.prod(model.config.data_shape))
         if self.score_ == "latent":
             components = min(self.components, max(1, len(inputs) // 2))
             self.density_ = GaussianMixtureSampler(components, seed=self.random_state).fit(model, inputs)
@@ -139,70 +169,132 @@ class AnomalyDetector:
             squared = run_batched(self._squared_errors, inputs, device=model.device)
             variance = squared.mean(0)
             self.residual_variance_ = (variance + RESIDUAL_FLOOR * variance.mean()).clamp_min(1e-12)  # a perfect fit too
-        self.decision_scores_ = self._scores(inputs)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._set_threshold(self._scores(inputs))
         return self
 
-    # ---- scoring ---------------------------------------------------------------------
+    def _set_threshold(self, training_scores: np.ndarray) -> None:
+        self.decision_scores_ = training_scores
+        self.threshold_ = threshold_for(training_scores, self.contamination)
+        self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
+        self.labels_ = (training_scores > self.threshold_).astype(int)
+        self.contamination_ = float(self.labels_.mean())  # the share flagged, "auto" or not
+        self.reference_ = ScoreReference.from_scores(training_scores)
 
-    def decision_function(self, X) -> np.ndarray:
-        """Anomaly score per record, (N,): higher = more anomalous."""
+    # ---- scores and verdicts (scikit-learn) ------------------------------------------
+
+    def anomaly_scores(self, X) -> np.ndarray:
+        """Anomaly score per record, (N,): higher = more anomalous (what PyOD calls decision_function)."""
         self._check_fitted()
-        return self._scores(self.model_.preprocess(X).cpu())
+        return self._scores(self.model_.preprocess(self._check_input(X)).cpu())
 
-    def decision_function_inputs(self, inputs: torch.Tensor) -> np.ndarray:
-        """decision_function for inputs already in the model's space (as genlab.data.model_inputs gives them)."""
+    def anomaly_scores_inputs(self, inputs: torch.Tensor) -> np.ndarray:
+        """anomaly_scores for inputs already in the model's space (as genlab.data.model_inputs gives them)."""
         self._check_fitted()
         return self._scores(inputs)
 
     def score_samples(self, X) -> np.ndarray:
-        """Normality per record, (N,): the negated decision_function (higher = more normal)."""
-        return -self.decision_function(X)
+        """Normality per record, (N,): the negated anomaly score (higher = more normal)."""
+        return -self.anomaly_scores(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        """scikit-learn's decision function: negative for anomalies, positive for normal records (threshold_
+        minus the anomaly score). PyOD's decision_function, higher = more anomalous, is anomaly_scores(X)."""
+        return self.score_samples(X) - self.offset_
 
     def predict(self, X) -> np.ndarray:
-        """1 for records scored above threshold_ (anomalies), 0 for the rest."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+        """-1 for anomalies (scored above threshold_), 1 for normal records, as scikit-learn's detectors."""
+        return np.where(self.anomaly_scores(X) > self.threshold_, -1, 1)
+
+    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+        """(N, 2): the probability of being normal and of being an anomaly, from the score scaled by the
+        training scores: "linear" (min-max) or "unify" (Kriegel et al. 2011), as PyOD computes them."""
+        anomaly = anomaly_probability(self.anomaly_scores(X), self._reference(), method)
+        return np.column_stack([1.0 - anomaly, anomaly])
+
+    def predict_confidence(self, X) -> np.ndarray:
+        """Per record, (N,): the probability that its verdict holds for a detector fitted on another sample of
+        the training data (ExCeeD, Perini et al. 2020; PyOD's predict_confidence)."""
+        scores = self.anomaly_scores(X)
+        return prediction_confidence(scores, self._reference(), self.contamination_, scores > self.threshold_)
+
+    def _reference(self) -> ScoreReference:
+        self._check_fitted()
+        if not hasattr(self, "reference_"):
+            raise GenlabError("this detector.json predates probabilities and confidences (it keeps no quantiles of "
+                              "the training scores); run `genlab detect fit` again")
+        return self.reference_
 
     def explain(self, X):
-        """How much each part of each record adds to its reconstruction score, higher = more unusual.
+        """How much each part of each record adds to its anomaly score; the parts sum to anomaly_scores(X).
 
-        For a model trained on a table: a DataFrame (or Columns, without pandas) with one column
-        per table column, each the column's negative log-likelihood in nats; rows sum to the
-        `reconstruction` score. Otherwise an array (N, features) of squared errors in model units.
+        For a model trained on a table: a DataFrame (or Columns, without pandas) with one column per
+        table column. For images: maps of the images' shape, (N, C, H, W) or (N, H, W) as given. For
+        vectors: (N, features). Defined for the reconstruction scores (score_by reconstruction or
+        weighted-reconstruction); a likelihood or latent-density score has no such split.
         """
         self._check_fitted()
-        inputs = self.model_.preprocess(X).cpu()
-        terms = run_batched(self.model_.reconstruction_terms, inputs, device=self.model_.device).double().numpy()
-        if not self.model_.config.table:
-            return terms
-        names = TableEncoding.from_dict(self.model_.config.table).names
-        return Columns(names, list(terms.T)).for_user()
+        terms = self.explain_inputs(self.model_.preprocess(self._check_input(X)).cpu())
+        if isinstance(terms, np.ndarray) and terms.ndim > 2:
+            return terms.reshape(len(terms), *self._image_shape(X, self.model_.config.data_shape))
+        return terms
+
+    def explain_inputs(self, inputs: torch.Tensor):
+        """explain for inputs already in the model's space; images' maps as (N, C, H, W)."""
+        self._check_fitted()
+        if self.score_ not in ("reconstruction", "weighted-reconstruction"):
+            raise GenlabError(f"explain needs score_by='reconstruction' or 'weighted-reconstruction'; this detector "
+                              f"scores by {self.score_}, which does not split into per-feature parts")
+        terms = run_batched(padded(self._score_terms), inputs, device=self.model_.device,
+                            batch_size=SCORE_CHUNK).double().numpy()
+        config = self.model_.config
+        if config.table:
+            encoding = TableEncoding.from_dict(config.table)
+            if self.score_ == "weighted-reconstruction":  # encoded slots -> the columns they encode
+                terms = np.stack([terms[:, start:start + width].sum(1) for start, width in encoding.layout()["columns"]], 1)
+            return Columns(encoding.names, list(terms.T)).for_user()
+        if len(config.data_shape) > 1:
+            return terms.reshape(len(terms), *config.data_shape)
+        return terms
+
+    @staticmethod
+    def _image_shape(X, data_shape) -> tuple[int, ...]:
+        """The maps' shape per image: as the images were given ((H, W) for grey images given without channels)."""
+        given = getattr(X, "shape", None)
+        if given is not None and len(given) == 3 and data_shape[0] == 1:
+            return tuple(data_shape[1:])
+        return tuple(data_shape)
 
     @torch.no_grad()
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
-        # the ELBO and NLL draw codes: a fixed seed gives the same records the same scores every time
-        device = self.model_.device
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(self.random_state)
-            return self._draw_scores(inputs)
-
-    def _draw_scores(self, inputs: torch.Tensor) -> np.ndarray:
-        return run_batched(self._batch_scores, inputs, device=self.model_.device).double().numpy()
+        return run_batched(padded(self._batch_scores), inputs, device=self.model_.device,
+                           batch_size=SCORE_CHUNK).double().numpy()
 
     def _batch_scores(self, x: torch.Tensor) -> torch.Tensor:
         model = self.model_
-        if self.score_ == "reconstruction":
-            if model.config.table:
-                return model.reconstruction_terms(x).sum(1)
-            return self._squared_errors(x).sum(1)
-        if self.score_ == "weighted-reconstruction":
-            return (self._squared_errors(x) / self.residual_variance_.to(x.device)).sum(1)
+        if self.score_ in ("reconstruction", "weighted-reconstruction"):
+            return self._score_terms(x).sum(1)
         if self.score_ == "elbo":
-            return -torch.stack([model.elbo(x).double() for _ in range(self.draws)]).mean(0)
+            return -torch.stack([model.elbo(x, noise=eps).double() for eps in self._noise(self.draws)]).mean(0)
         if self.score_ == "nll":
-            return -model.log_likelihood(x, k=self.k).double()
+            return -model.log_likelihood(x, k=self.k, noise=self._noise(self.k)).double()
         return -self.density_.log_density(model.encode(x).double().cpu())
+
+    def _noise(self, count: int) -> torch.Tensor:
+        """The standard normal draws every record's ELBO or NLL uses, (count, latent_dim), from random_state:
+        common to all records, so that a record's score depends on it alone."""
+        generator = torch.Generator().manual_seed(self.random_state)
+        return torch.randn(count, self.model_.config.latent_dim, generator=generator)
+
+    @torch.no_grad()
+    def _score_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction scores' parts, (N, parts) in float64: per column for a table's plain
+        reconstruction score, per model feature otherwise."""
+        if self.score_ == "reconstruction" and self.model_.config.table:
+            return self.model_.reconstruction_terms(x.to(self.model_.device)).double()
+        squared = self._squared_errors(x).double()
+        if self.score_ == "weighted-reconstruction":
+            return squared / self.residual_variance_.to(squared.device, torch.float64)
+        return squared
 
     @torch.no_grad()
     def _squared_errors(self, x: torch.Tensor) -> torch.Tensor:
@@ -216,8 +308,8 @@ class AnomalyDetector:
         """Write detector.json (score, threshold, settings, mixture) beside the run's model."""
         self._check_fitted()
         state = {"score": self.score_, "threshold": self.threshold_, "contamination": self.contamination,
-                 "k": self.k, "draws": self.draws, "random_state": self.random_state,
-                 "training_scores": {"mean": float(self.decision_scores_.mean()), "std": float(self.decision_scores_.std())}}
+                 "flagged_share": self.contamination_, "k": self.k, "draws": self.draws, "random_state": self.random_state,
+                 "training_scores": self.reference_.to_dict()}
         if self.score_ == "weighted-reconstruction":
             state["residual_variance"] = self.residual_variance_.tolist()
         if self.score_ == "latent":
@@ -258,17 +350,22 @@ class AnomalyDetector:
         score = state["score"]
         if score not in SCORES or score == "auto":
             raise ValueError(f"unknown score {shown(score)!r}")
-        detector = cls(model=model.model_name, score=resolve_score(score, model),
-                       contamination=_real(state, "contamination", 0.0, 0.5, open_ends=True),
+        contamination = state["contamination"]
+        detector = cls(model=model.model_name, score_by=resolve_score(score, model),
+                       contamination="auto" if contamination == "auto" else _real(state, "contamination", 0.0, 0.5),
                        k=check_whole(state["k"], "k", 1, MAX_DRAWS), draws=check_whole(state["draws"], "draws", 1, MAX_DRAWS),
                        random_state=check_seed(state["random_state"], "random_state"))
-        detector.model_, detector.score_, detector.threshold_ = model, detector.score, _real(state, "threshold")
+        detector.model_, detector.score_, detector.threshold_ = model, detector.score_by, _real(state, "threshold")
+        detector.offset_ = -detector.threshold_
+        detector.contamination_ = _real(state, "flagged_share", 0.0, 1.0) if "flagged_share" in state else \
+            float(detector.contamination)
         detector.n_features_in_ = int(np.prod(model.config.data_shape))
-        if "training_scores" in state:  # kept for the user's information only
-            scores = state["training_scores"]
-            if not isinstance(scores, dict):
-                raise ValueError("training_scores is not an object")
-            _real(scores, "mean"), _real(scores, "std", 0.0)
+        scores = state["training_scores"]
+        if not isinstance(scores, dict):
+            raise ValueError("training_scores is not an object")
+        _real(scores, "mean"), _real(scores, "std", 0.0)
+        if "quantiles" in scores:  # written since detectors give probabilities and confidences
+            detector.reference_ = ScoreReference.from_dict(scores)
         if not isinstance(state.get("model_sha256", ""), str):
             raise ValueError("model_sha256 is not text")
         if score == "weighted-reconstruction":
@@ -285,19 +382,84 @@ class AnomalyDetector:
     def _check_settings(self) -> None:
         if self.model not in MODELS:
             raise GenlabError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
-        if self.score not in SCORES:
-            raise GenlabError(f"score must be one of {', '.join(SCORES)} (got {self.score!r})")
-        if not 0.0 < self.contamination < 0.5:
-            raise GenlabError(f"contamination must be in (0, 0.5) (got {self.contamination})")
+        if self.score_by not in SCORES:
+            raise GenlabError(f"score_by must be one of {', '.join(SCORES)} (got {self.score_by!r})")
+        check_contamination(self.contamination)
         check_whole(self.k, "k", 1, MAX_DRAWS)
         check_whole(self.draws, "draws", 1, MAX_DRAWS)
-        if self.score in ("elbo", "nll") and self.model != "vae":
-            raise GenlabError(f"score {self.score} needs a VAE; a {self.model} offers reconstruction, "
+        if self.score_by in ("elbo", "nll") and self.model != "vae":
+            raise GenlabError(f"score_by {self.score_by} needs a VAE; a {self.model} offers reconstruction, "
                               "weighted-reconstruction or latent")
+
+    def _check_input(self, X, reset: bool = False):
+        """X as the model reads it: a path as given, lists as arrays; the count and names of a table's columns
+        recorded at fit (reset) and checked after, as scikit-learn's estimators do."""
+        if isinstance(X, (str, Path)) or not is_in_memory(X) or isinstance(X, tuple):
+            return X
+        if issparse(X):
+            raise GenlabError("sparse input is not supported: give a dense array (X.toarray())")
+        if not is_frame(X) and not isinstance(X, (np.ndarray, torch.Tensor)):
+            X = np.asarray(X) if hasattr(X, "__array__") else to_numpy(X, "X")
+        if isinstance(X, np.ndarray):
+            X = self._numeric(X)
+        if not is_frame(X) and X.ndim == 2 and X.shape[1] == 0:
+            raise GenlabError(f"0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 is required; "
+                              "give records with at least one feature")
+        if is_frame(X) or X.ndim == 2:
+            try:
+                validate_data(self, X, skip_check_array=True, reset=reset)
+            except ValueError as error:  # the wrong number or names of columns, said in one line
+                raise GenlabError(" ".join(str(error).split())) from None
+        elif X.ndim < 2:
+            raise GenlabError(f"X has {X.ndim} dimension{'s' if X.ndim != 1 else ''}. Reshape your data: records as "
+                              "rows, (N, D) vectors, (N, H, W) or (N, C, H, W) images (X.reshape(-1, 1) for one "
+                              "feature, X.reshape(1, -1) for one record)")
+        elif reset:
+            self.n_features_in_ = int(np.prod(X.shape[1:]))
+        elif int(np.prod(X.shape[1:])) != self.n_features_in_:
+            raise GenlabError(f"X has {int(np.prod(X.shape[1:]))} values per record; the detector was fitted on "
+                              f"{self.n_features_in_}")
+        return X
+
+    @staticmethod
+    def _numeric(X: np.ndarray) -> np.ndarray:
+        """Complex numbers refused; an object array holding only numbers read as numbers (text stays a table)."""
+        if X.dtype.kind == "c":
+            raise GenlabError("Complex data not supported: X holds complex numbers; give real numbers")
+        if X.dtype == object:
+            try:
+                return X.astype(np.float64)
+            except (TypeError, ValueError):
+                plain = np.frompyfunc(lambda v: v is None or isinstance(v, (str, int, float, np.number)), 1, 1)(X)
+                if not plain.all():
+                    where = tuple(int(i) for i in np.argwhere(~plain.astype(bool))[0])
+                    raise NotAValue(f"X{list(where)} is a {type(X[where]).__name__}: every argument must be a string "
+                                    "or a number (or None for a missing value)") from None
+                return X
+        return X
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise GenlabError("this AnomalyDetector is not fitted yet; call fit(X) first")
+            raise NotFitted("this AnomalyDetector is not fitted yet; call fit(X) first")
+
+
+class NotAValue(GenlabError, TypeError):
+    """A cell that is neither text nor a number: a TypeError, as scikit-learn raises for it."""
+
+
+class NotFitted(NotFittedError, GenlabError):
+    """Scoring before fitting: scikit-learn's NotFittedError, shown in one line like any genlab error."""
+
+
+def padded(fn):
+    """`fn` run on SCORE_CHUNK rows whatever the batch's size: a short batch is filled with zeros, and their
+    results dropped."""
+    def run(x: torch.Tensor) -> torch.Tensor:
+        count = len(x)
+        if count < SCORE_CHUNK:
+            x = torch.cat([x, x.new_zeros(SCORE_CHUNK - count, *x.shape[1:])])
+        return fn(x)[:count]
+    return run
 
 
 def _real(state: dict, key: str, low: float = -math.inf, high: float = math.inf, open_ends: bool = False) -> float:
@@ -333,39 +495,3 @@ def resolve_score(score: str, model) -> str:
         raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction, "
                           "weighted-reconstruction or latent")
     return score
-
-
-def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "vae", score: str = "auto", contamination: float = 0.1,
-                     epochs: int = 30, latent_dim: int = 8, seed: int = 0, config: str | Path | None = None,
-                     overrides: Sequence[str] = (), device: str = "auto", progress: bool = True) -> AnomalyDetector:
-    """Train `model` on the normal records `data` into `run_dir` and save a calibrated detector beside it.
-
-    What `genlab detect fit` does; the detector's `path_` is its detector.json.
-    """
-    detector = AnomalyDetector(model=model, contamination=contamination, score=score, latent_dim=latent_dim,
-                               epochs=epochs, random_state=seed)
-    detector._check_settings()
-    if Path(run_dir).exists():
-        raise GenlabError(f"run directory {run_dir} already exists; choose a new one")
-    settings = [f"model.latent_dim={latent_dim}", f"train.epochs={epochs}", f"seed={seed}"]
-    trained = train(model, data, run_dir=run_dir, config=config, overrides=[*settings, *overrides], progress=progress,
-                    device=device)
-    inputs, _ = model_inputs(trained, run_data_config(run_dir, trained), "train")  # as the run split and encoded it
-    detector.calibrate_on_inputs(trained, inputs)
-    detector.path_ = detector.save(run_dir)
-    return detector
-
-
-def score_files(run_dir: str | Path, inputs: Sequence[str | Path], output: str | Path,
-                device: str = "cpu") -> tuple[np.ndarray, np.ndarray, float]:
-    """Score image files, folders or array records with the detector of `run_dir`; write a CSV of them.
-
-    Returns the scores, the 0/1 anomaly flags and the threshold.
-    """
-    check_output_path(output, (".csv",))
-    detector = AnomalyDetector.load(run_dir, device=device)
-    x, names = read_inputs(detector.model_, inputs)
-    scores = detector.decision_function_inputs(x)
-    flags = (scores > detector.threshold_).astype(int)
-    write_scores(output, names, scores, flags)
-    return scores, flags, detector.threshold_

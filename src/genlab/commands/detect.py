@@ -1,6 +1,8 @@
-"""genlab detect fit and genlab detect score: anomaly detection on records or images."""
+"""genlab detect fit, score and explain: anomaly detection on records or images."""
 
 from __future__ import annotations
+
+import argparse
 
 from genlab.bounds import MAX_SEED
 from genlab.commands.common import (
@@ -14,7 +16,7 @@ from genlab.commands.common import (
     with_examples,
 )
 
-anomaly = lazy("genlab.apps.anomaly")
+runs = lazy("genlab.apps.detect_runs")
 
 
 def register(commands, common) -> None:
@@ -23,13 +25,16 @@ def register(commands, common) -> None:
     fit = actions.add_parser(
         "fit", parents=[common], help="train a model on normal data and set the anomaly threshold",
         **with_examples("genlab detect fit --data transactions.csv --run-dir runs/detector --contamination 0.02"))
-    fit.add_argument("--data", required=True, help="named dataset, .npy/.npz/.csv file or image folder of normal records")
+    fit.add_argument("--data", required=True, help="named dataset, .npy/.npz/.csv file or image folder of normal records "
+                                                   "(every record is used, none held out)")
     fit.add_argument("--run-dir", required=True, help="where to write the run and its detector.json")
     fit.add_argument("--model", default="vae", help="ae, dae, sparse-ae or vae (default vae)")
     fit.add_argument("--score", default="auto",
                      help="reconstruction, weighted-reconstruction, elbo, nll, latent or auto "
                           "(default auto: nll for a vae, reconstruction otherwise)")
-    fit.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in the data (default 0.1)")
+    fit.add_argument("--contamination", type=contamination_share, default=0.1,
+                     help="expected share of anomalies in the data, in (0, 0.5], or auto: a robust outlier cut-off on "
+                          "the training scores (modified z-score above 3.5, Iglewicz and Hoaglin) (default 0.1)")
     fit.add_argument("--epochs", type=whole(1, 10**6), default=30, help="training epochs (default 30)")
     fit.add_argument("--latent-dim", type=whole(1, 65_536), default=8, help="code dimensions (default 8)")
     fit.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="random seed of the training run (default 0)")
@@ -43,11 +48,35 @@ def register(commands, common) -> None:
     add_output(score, "CSV with columns name, score, anomaly (1 = anomaly)")
     add_device(score)
     score.set_defaults(handler=run_score)
+    explain = actions.add_parser(
+        "explain", parents=[common], help="split each record's score into its columns, features or pixels",
+        **with_examples("genlab detect explain runs/detector new.csv -o why.csv",
+                        "genlab detect explain runs/digits digit.png -o map.npy"))
+    explain.add_argument("run", help="run directory written by genlab detect fit (score reconstruction or "
+                                     "weighted-reconstruction)")
+    add_inputs(explain)
+    add_output(explain, "CSV (name, score, one column per table column or feature) or .npy of the parts "
+                        "(an image's map: .npy only)")
+    add_device(explain)
+    explain.set_defaults(handler=run_explain)
     detect.set_defaults(handler=lambda _: detect.print_help())
 
 
+def contamination_share(text: str):
+    """--contamination: auto, or a share in (0, 0.5]."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or auto") from None
+    if not 0.0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 0.5]")
+    return value
+
+
 def run_fit(args) -> None:
-    detector = anomaly.fit_detector_run(
+    detector = runs.fit_detector_run(
         args.data, args.run_dir, model=args.model, score=args.score, contamination=args.contamination, epochs=args.epochs,
         latent_dim=args.latent_dim, seed=args.seed, config=args.config, overrides=args.overrides,
         device=args.device, progress=progress(args))
@@ -56,5 +85,11 @@ def run_fit(args) -> None:
 
 
 def run_score(args) -> None:
-    scores, flags, threshold = anomaly.score_files(args.run, args.inputs, args.output, device=args.device)
+    scores, flags, threshold = runs.score_files(args.run, args.inputs, args.output, device=args.device)
     print(f"scored {len(scores)} records into {args.output}: {int(flags.sum())} above the threshold {threshold:.6g}")
+
+
+def run_explain(args) -> None:
+    scores, parts = runs.explain_files(args.run, args.inputs, args.output, device=args.device)
+    print(f"explained {len(scores)} records into {args.output}"
+          + (f": {len(parts)} parts each" if parts else ": one map per image"))

@@ -127,10 +127,13 @@ class VAE(LatentModel):
         loss = trimmed_mean(nll + self.kl_weight(step) * kl, self.config.trim_fraction)
         return {"loss": loss, "neg_elbo": (nll + kl).mean().detach(), "reconstruction": nll.mean().detach(), "kl": kl.mean().detach()}
 
-    def _log_weights(self, x, labels, count: int, mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
-        """log p(x|z) and log p(z) - log q(z|x) for `count` reparameterised z per sample, each (count, B)."""
+    def _log_weights(self, x, labels, count: int, mu, logvar, noise=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(x|z) and log p(z) - log q(z|x) for `count` reparameterised z per sample, each (count, B).
+
+        `noise`, (count, latent), gives every sample the same standard normal draws instead of new ones."""
         batch, latent = mu.shape
-        eps = torch.randn(count, batch, latent, device=mu.device)
+        eps = torch.randn(count, batch, latent, device=mu.device) if noise is None else \
+            noise.to(mu.device, torch.float32)[:, None, :].expand(count, batch, latent)
         z = mu + torch.exp(0.5 * logvar) * eps  # (count, B, latent)
         log_q = (-0.5 * eps.square() - 0.5 * logvar - 0.5 * LOG_2PI).sum(-1)
         log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)
@@ -158,24 +161,32 @@ class VAE(LatentModel):
         return self(x, y, step=self.config.kl_warmup_steps)
 
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Single-sample ELBO per sample, (B,), in nats (beta = 1)."""
+    def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Single-sample ELBO per sample, (B,), in nats (beta = 1); `noise`, (latent,), is the standard normal
+        draw every sample uses (a new one per sample without it)."""
         mu, logvar = self.posterior(x, labels)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        eps = torch.randn_like(mu) if noise is None else noise.to(mu.device, torch.float32).expand_as(mu)
+        z = mu + eps * torch.exp(0.5 * logvar)
         return -(self.likelihood.nll(self.decoder_output(z, labels), x) + gaussian_kl(mu, logvar))
 
     @torch.no_grad()
-    def log_likelihood(self, x: torch.Tensor, k: int = 1000, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood(self, x: torch.Tensor, k: int = 1000, labels: torch.Tensor | None = None,
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) (log p(x|y) for cvae) with k samples from q, (B,), in nats.
 
         log p(x) ~= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); the samples are drawn in
-        chunks so that memory stays bounded whatever k is.
+        chunks so that memory stays bounded whatever k is. `noise`, (k, latent), makes every
+        sample use the same k standard normal draws, so that its estimate depends on it alone.
         """
         if k < 1:
             raise GenlabError(f"k must be at least 1 (got {k})")
+        if noise is not None and noise.shape != (k, self.config.latent_dim):
+            raise GenlabError(f"noise must be (k, latent_dim) = ({k}, {self.config.latent_dim}); got {tuple(noise.shape)}")
         mu, logvar = self.posterior(x, labels)
         chunk = max(1, min(k, IW_VALUES_PER_CHUNK // max(1, len(x) * math.prod(x.shape[1:]))))
-        log_weights = [sum(self._log_weights(x, labels, min(chunk, k - start), mu, logvar)) for start in range(0, k, chunk)]
+        log_weights = [sum(self._log_weights(x, labels, min(chunk, k - start), mu, logvar,
+                                             None if noise is None else noise[start:start + chunk]))
+                       for start in range(0, k, chunk)]
         return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)
 
 

@@ -80,7 +80,7 @@ class Explorer:
         self.map_extent = torch.stack([low - margin, high + margin], 1).tolist()  # [[x0, x1], [y0, y1]]
         calibration = self.test_x[:CALIBRATION_IMAGES]
         score = "elbo" if self.model.capabilities.likelihood else "reconstruction"
-        self.detector = AnomalyDetector(model=self.model.model_name, score=score, contamination=0.05)
+        self.detector = AnomalyDetector(model=self.model.model_name, score_by=score, contamination=0.05)
         self.detector.calibrate_on_inputs(self.model, calibration)
 
     # ---- views -------------------------------------------------------------------------
@@ -168,12 +168,14 @@ class Explorer:
         x = self._read_upload(data)
         with torch.no_grad():
             reconstruction = self.model.reconstruct(x)
-        score = float(self.detector.decision_function_inputs(x)[0])
+        score = float(self.detector.anomaly_scores_inputs(x)[0])
+        squared = (reconstruction.float() - x.float()).square()[0].sum(0, keepdim=True)  # (1, H, W)
         reference = self.detector.decision_scores_
         return {"input": image_url(self.model, x[0]), "reconstruction": image_url(self.model, reconstruction[0]),
                 "denoised": image_url(self.model, denoise(self.model, x)[0]),
                 "denoiser": "the denoising autoencoder" if self.model.capabilities.denoiser else
                             "this model's reconstruction (serve a dae run for a trained denoiser)",
+                "explanation": heat_map_url(squared),
                 "score": round(score, 4), "score_name": self.detector.score_,
                 "threshold": round(float(self.detector.threshold_), 4),
                 "anomaly": bool(score > self.detector.threshold_),
@@ -232,6 +234,14 @@ class Explorer:
 
 def image_url(model, image: torch.Tensor) -> str:
     return _png_url(lambda path: save_png(to_pixels(model, image.unsqueeze(0))[0], path))
+
+
+def heat_map_url(parts: torch.Tensor) -> str:
+    """A (1, H, W) map of non-negative parts of a score as a grey PNG, white at its largest part: the pixels
+    the reconstruction score (genlab detect explain) blames."""
+    peak = float(parts.max())
+    pixels = (parts / peak * 255).round() if peak > 0 else torch.zeros_like(parts)
+    return _png_url(lambda path: save_png(pixels.to(torch.uint8).cpu().numpy(), path))
 
 
 def grid_url(model, images: torch.Tensor, columns: int) -> str:
