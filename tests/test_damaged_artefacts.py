@@ -90,6 +90,32 @@ def test_a_damaged_detector_json_is_one_line_saying_to_fit_again(run, edit):
     assert "\n" not in str(error.value)
 
 
+SCORE_SUMMARY_EDITS = {
+    "contamination zero": lambda d: d.update(contamination=0),
+    "quantiles falling": lambda d: d["training_scores"].update(quantiles=d["training_scores"]["quantiles"][::-1]),
+    "quantiles with NaN": lambda d: d["training_scores"].update(quantiles=[float("nan")] * 3),
+    "count zero": lambda d: d["training_scores"].update(count=0),
+    "count text": lambda d: d["training_scores"].update(count="all"),
+    "flagged share above one": lambda d: d.update(flagged_share=1.5),
+}
+
+
+@pytest.mark.parametrize("edit", SCORE_SUMMARY_EDITS.values(), ids=SCORE_SUMMARY_EDITS.keys())
+def test_a_damaged_summary_of_training_scores_is_one_line_saying_to_fit_again(run, edit):
+    edit_json(run / "detector.json", edit)
+    with pytest.raises(GenlabError, match=r"detector.json is damaged \(.+\); rerun `genlab detect fit`"):
+        AnomalyDetector.load(run)
+
+
+def test_a_detector_json_without_quantiles_loads_but_gives_no_probabilities(run):
+    edit_json(run / "detector.json", lambda d: d["training_scores"].pop("quantiles"))
+    detector = AnomalyDetector.load(run)
+    x = _digits(genlab.load(run))[:3]
+    assert np.isfinite(detector.anomaly_scores(x)).all()
+    with pytest.raises(GenlabError, match="predates probabilities"):
+        detector.predict_proba(x)
+
+
 def test_detect_score_with_a_damaged_detector_exits_2_and_writes_nothing(run, tmp_path, cli):
     edit_json(run / "detector.json", lambda d: d.update(k=10**9))
     np.save(tmp_path / "x.npy", np.zeros((3, 1, 8, 8), np.float32))

@@ -1,8 +1,7 @@
 """Anomaly detection with an autoencoder or VAE trained on (mostly) normal data.
 
-A model fitted to normal records explains them well and unusual ones badly; how badly
-is the anomaly score. `AnomalyDetector` is a scikit-learn outlier detector
-(BaseEstimator + OutlierMixin) and keeps PyOD's names beside scikit-learn's:
+A model fitted to normal records explains them well and unusual ones badly; how badly is the
+anomaly score. `AnomalyDetector` is a scikit-learn outlier detector with PyOD's names beside:
 
 - `anomaly_scores(X)`: higher = more anomalous (PyOD's `decision_function`);
 - `score_samples(X)`: its negation, higher = more normal (scikit-learn);
@@ -44,17 +43,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import validate_data
 
 from genlab.api import load
+from genlab.apps.anomaly_inputs import check_records
+from genlab.apps.anomaly_state import checked_state
 from genlab.apps.anomaly_thresholds import (
     ScoreReference,
     anomaly_probability,
@@ -63,10 +61,9 @@ from genlab.apps.anomaly_thresholds import (
     threshold_for,
 )
 from genlab.apps.fitting import fit_on_arrays
-from genlab.bounds import check_seed, check_whole
+from genlab.bounds import check_whole
 from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
-from genlab.data.memory import is_frame, is_in_memory, to_numpy
 from genlab.data.model_inputs import model_inputs
 from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
@@ -75,8 +72,6 @@ from genlab.models.base import weights_sha256
 from genlab.models.inference import run_batched
 from genlab.models.mixture import GaussianMixtureSampler
 from genlab.runs import RunDirectory, model_dir_of
-from genlab.samplers import mixture_problem
-from genlab.settings import shown
 
 SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae", "dae", "sparse-ae", "vae")
@@ -345,36 +340,16 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     @classmethod
     def _from_state(cls, state, model) -> AnomalyDetector:
         """A detector around `model` from detector.json's fields, each checked (a ValueError names the first bad one)."""
-        if not isinstance(state, dict):
-            raise ValueError("it does not hold an object of settings")
-        score = state["score"]
-        if score not in SCORES or score == "auto":
-            raise ValueError(f"unknown score {shown(score)!r}")
-        contamination = state["contamination"]
-        detector = cls(model=model.model_name, score_by=resolve_score(score, model),
-                       contamination="auto" if contamination == "auto" else _real(state, "contamination", 0.0, 0.5),
-                       k=check_whole(state["k"], "k", 1, MAX_DRAWS), draws=check_whole(state["draws"], "draws", 1, MAX_DRAWS),
-                       random_state=check_seed(state["random_state"], "random_state"))
-        detector.model_, detector.score_, detector.threshold_ = model, detector.score_by, _real(state, "threshold")
-        detector.offset_ = -detector.threshold_
-        detector.contamination_ = _real(state, "flagged_share", 0.0, 1.0) if "flagged_share" in state else \
-            float(detector.contamination)
+        fields = checked_state(state, model, SCORES, MAX_DRAWS)
+        detector = cls(model=model.model_name, score_by=resolve_score(fields["score"], model),
+                       contamination=fields["contamination"], k=fields["k"], draws=fields["draws"],
+                       random_state=fields["random_state"])
+        detector.model_, detector.score_, detector.threshold_ = model, detector.score_by, fields["threshold"]
+        detector.offset_, detector.contamination_ = -detector.threshold_, fields["flagged_share"]
         detector.n_features_in_ = int(np.prod(model.config.data_shape))
-        scores = state["training_scores"]
-        if not isinstance(scores, dict):
-            raise ValueError("training_scores is not an object")
-        _real(scores, "mean"), _real(scores, "std", 0.0)
-        if "quantiles" in scores:  # written since detectors give probabilities and confidences
-            detector.reference_ = ScoreReference.from_dict(scores)
-        if not isinstance(state.get("model_sha256", ""), str):
-            raise ValueError("model_sha256 is not text")
-        if score == "weighted-reconstruction":
-            variance = np.asarray(state["residual_variance"], dtype=np.float64)
-            if variance.shape != (detector.n_features_in_,) or not (np.isfinite(variance) & (variance > 0)).all():
-                raise ValueError(f"residual_variance is not {detector.n_features_in_} positive numbers, one per feature")
-            detector.residual_variance_ = torch.tensor(variance, dtype=torch.float32)
-        if score == "latent":
-            detector.density_ = _mixture(state["mixture"], model)
+        for name in ("reference", "residual_variance", "density"):
+            if fields.get(name) is not None:
+                setattr(detector, f"{name}_", fields[name])
         return detector
 
     # ---- checks ----------------------------------------------------------------------
@@ -392,59 +367,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                               "weighted-reconstruction or latent")
 
     def _check_input(self, X, reset: bool = False):
-        """X as the model reads it: a path as given, lists as arrays; the count and names of a table's columns
-        recorded at fit (reset) and checked after, as scikit-learn's estimators do."""
-        if isinstance(X, (str, Path)) or not is_in_memory(X) or isinstance(X, tuple):
-            return X
-        if issparse(X):
-            raise GenlabError("sparse input is not supported: give a dense array (X.toarray())")
-        if not is_frame(X) and not isinstance(X, (np.ndarray, torch.Tensor)):
-            X = np.asarray(X) if hasattr(X, "__array__") else to_numpy(X, "X")
-        if isinstance(X, np.ndarray):
-            X = self._numeric(X)
-        if not is_frame(X) and X.ndim == 2 and X.shape[1] == 0:
-            raise GenlabError(f"0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 is required; "
-                              "give records with at least one feature")
-        if is_frame(X) or X.ndim == 2:
-            try:
-                validate_data(self, X, skip_check_array=True, reset=reset)
-            except ValueError as error:  # the wrong number or names of columns, said in one line
-                raise GenlabError(" ".join(str(error).split())) from None
-        elif X.ndim < 2:
-            raise GenlabError(f"X has {X.ndim} dimension{'s' if X.ndim != 1 else ''}. Reshape your data: records as "
-                              "rows, (N, D) vectors, (N, H, W) or (N, C, H, W) images (X.reshape(-1, 1) for one "
-                              "feature, X.reshape(1, -1) for one record)")
-        elif reset:
-            self.n_features_in_ = int(np.prod(X.shape[1:]))
-        elif int(np.prod(X.shape[1:])) != self.n_features_in_:
-            raise GenlabError(f"X has {int(np.prod(X.shape[1:]))} values per record; the detector was fitted on "
-                              f"{self.n_features_in_}")
-        return X
-
-    @staticmethod
-    def _numeric(X: np.ndarray) -> np.ndarray:
-        """Complex numbers refused; an object array holding only numbers read as numbers (text stays a table)."""
-        if X.dtype.kind == "c":
-            raise GenlabError("Complex data not supported: X holds complex numbers; give real numbers")
-        if X.dtype == object:
-            try:
-                return X.astype(np.float64)
-            except (TypeError, ValueError):
-                plain = np.frompyfunc(lambda v: v is None or isinstance(v, (str, int, float, np.number)), 1, 1)(X)
-                if not plain.all():
-                    where = tuple(int(i) for i in np.argwhere(~plain.astype(bool))[0])
-                    raise NotAValue(f"X{list(where)} is a {type(X[where]).__name__}: every argument must be a string "
-                                    "or a number (or None for a missing value)") from None
-                return X
-        return X
+        return check_records(self, X, reset)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFitted("this AnomalyDetector is not fitted yet; call fit(X) first")
-
-
-class NotAValue(GenlabError, TypeError):
-    """A cell that is neither text nor a number: a TypeError, as scikit-learn raises for it."""
 
 
 class NotFitted(NotFittedError, GenlabError):
@@ -460,30 +387,6 @@ def padded(fn):
             x = torch.cat([x, x.new_zeros(SCORE_CHUNK - count, *x.shape[1:])])
         return fn(x)[:count]
     return run
-
-
-def _real(state: dict, key: str, low: float = -math.inf, high: float = math.inf, open_ends: bool = False) -> float:
-    """state[key] as a float: a finite number from `low` to `high` (strictly between them with `open_ends`)."""
-    value = state[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{key} is {shown(value)!r}, not a finite number")
-    inside = low < value < high if open_ends else low <= value <= high
-    if not inside:
-        raise ValueError(f"{key} {value} is out of range")
-    return float(value)
-
-
-def _mixture(stored, model) -> GaussianMixtureSampler:
-    """The latent score's mixture from its stored arrays, checked against the model's code size."""
-    if not isinstance(stored, dict):
-        raise ValueError("mixture is not an object")
-    weights, means, covariances = (np.asarray(stored[key], dtype=np.float64) for key in ("weights", "means", "covariances"))
-    density = GaussianMixtureSampler(max(1, len(weights)) if weights.ndim == 1 else 1)
-    density.weights_, density.means_, density.covariances_ = weights, means, covariances
-    problem = mixture_problem(density, model.config.latent_dim)
-    if problem is not None:
-        raise ValueError(f"mixture: {problem}")
-    return density
 
 
 def resolve_score(score: str, model) -> str:
