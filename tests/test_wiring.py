@@ -27,7 +27,7 @@ SMALL = {"vae": {"model.hidden": [16], "model.latent_dim": 4}, "ae": {"model.hid
          "sparse-ae": {"model.hidden": [16], "model.latent_dim": 8},
          "supervised-ae": {"model.hidden": [16], "model.latent_dim": 4},
          "gan": {"model.width": 8, "model.latent_dim": 8, "model.monitor_samples": 0},
-         "classifier": {"model.channels": [4, 8], "model.hidden": [16]}}
+         "classifier": {"model.channels": [4, 8], "model.hidden": [16]}, "ae-ensemble": {"model.members": 3}}
 LABELLED = {"supervised-ae", "classifier"}
 
 # (model, field, value, extra settings both runs share): the setting must change what training produces
@@ -40,6 +40,9 @@ CHANGES = [
     ("vae", "latent_dim", 3, {}), ("vae", "arch", "conv", {"model.channels": [4, 8]}),
     ("vae", "channels", [8, 8], {"model.arch": "conv"}),
     ("ae", "reconstruction_loss", "mse", {}),
+    ("ae-ensemble", "members", 2, {}), ("ae-ensemble", "latent_dim", 3, {}), ("ae-ensemble", "hidden", 24, {}),
+    ("ae-ensemble", "subsample", 1.0, {}), ("ae-ensemble", "trim_fraction", 0.0, {}),
+    ("ae-ensemble", "trim_start_step", 2, {}), ("ae-ensemble", "clip", 0.5, {}),
     ("dae", "noise", "masking", {}), ("dae", "noise_level", 0.6, {}),
     ("sparse-ae", "sparsity", "l1", {}), ("sparse-ae", "sparsity_weight", 0.1, {}),
     ("sparse-ae", "target_activation", 0.3, {}), ("sparse-ae", "latent_dim", 4, {}),

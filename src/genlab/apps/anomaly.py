@@ -1,7 +1,8 @@
-"""Anomaly detection with an autoencoder or VAE trained on (mostly) normal data.
+"""Anomaly detection with autoencoders or a VAE trained on (mostly) normal data.
 
 A model fitted to normal records explains them well and unusual ones badly; how badly is the
-anomaly score. `AnomalyDetector` is a scikit-learn outlier detector with PyOD's names beside:
+anomaly score. The default model is an ensemble of small autoencoders (genlab.models.ensemble)
+scored by `ensemble` (genlab.apps.anomaly_ensemble), chosen on half of the ADBench suite. `AnomalyDetector` is a scikit-learn outlier detector with PyOD's names beside:
 
 - `anomaly_scores(X)`: higher = more anomalous (PyOD's `decision_function`);
 - `score_samples(X)`: its negation, higher = more normal (scikit-learn);
@@ -13,6 +14,8 @@ anomaly score. `AnomalyDetector` is a scikit-learn outlier detector with PyOD's 
 - `predict_proba(X, method)` and `predict_confidence(X)` as in PyOD.
 
 Scores (`score_by=`):
+- `ensemble`: for the ae-ensemble, the members' robust z-scores of per-feature-normalised
+  reconstruction error and of the distance between codes (genlab.apps.anomaly_ensemble);
 - `reconstruction`: squared reconstruction error, summed over features;
 - `weighted-reconstruction`: each feature's squared error divided by that feature's mean
   squared error on the training data (plus 1% of the mean over features, so that no
@@ -23,8 +26,8 @@ Scores (`score_by=`):
 - `nll`: the importance-weighted negative log-likelihood with `k` samples (VAE);
 - `latent`: the negative log-density of the code under a Gaussian mixture fitted to
   the training codes;
-- `auto`: `nll` for a VAE, `reconstruction` otherwise; `reconstruction` for any model
-  trained on a mixed-type table.
+- `auto`: `ensemble` for the ae-ensemble, `nll` for a VAE, `reconstruction` otherwise;
+  `reconstruction` for any other model trained on a mixed-type table.
 
 For a model trained on a table, `reconstruction` is the negative log-likelihood of the
 record's columns under the decoder's output for the record's code: squared error for
@@ -41,8 +44,6 @@ scores vary with `random_state`.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +51,10 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.exceptions import NotFittedError
 
-from genlab.api import load
+from genlab.apps.anomaly_defaults import training_overrides
+from genlab.apps.anomaly_ensemble import EnsembleScore
 from genlab.apps.anomaly_inputs import check_records
-from genlab.apps.anomaly_state import checked_state
+from genlab.apps.anomaly_state import load_detector, resolve_score, save_detector
 from genlab.apps.anomaly_thresholds import (
     ScoreReference,
     anomaly_probability,
@@ -67,14 +69,13 @@ from genlab.data.config import DataConfig
 from genlab.data.model_inputs import model_inputs
 from genlab.data.tables import TableEncoding
 from genlab.errors import GenlabError
-from genlab.files import write_text_atomic
-from genlab.models.base import weights_sha256
 from genlab.models.inference import run_batched
 from genlab.models.mixture import GaussianMixtureSampler
-from genlab.runs import RunDirectory, model_dir_of
 
-SCORES = ("auto", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
-MODELS = ("ae", "dae", "sparse-ae", "vae")
+SCORES = ("auto", "ensemble", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
+MODELS = ("ae-ensemble", "ae", "dae", "sparse-ae", "vae")
+PER_FEATURE = ("ensemble", "reconstruction", "weighted-reconstruction")  # the scores explain() splits
+ENSEMBLE_FREE = ("auto", "reconstruction", "weighted-reconstruction")  # the scores any model offers
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
 SCORE_CHUNK = 256  # records are scored in chunks of this many, the last padded: a record's score never depends
 # on how many others share its batch (a one-row product takes another kernel than a many-row one)
@@ -92,7 +93,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     (scaled to [0, 1]), or records: a pandas DataFrame with text, boolean and numeric
     columns and missing values (see genlab.data.tables), or the path of a file of them.
     `device` is where the model trains and scores: auto (a GPU when there is one), cpu,
-    cuda, cuda:N or mps.
+    cuda, cuda:N or mps. `latent_dim`, `hidden` and `epochs` left at None are sized from the
+    data (genlab.apps.anomaly_defaults).
 
     scikit-learn's conventions hold (clone, get_params, GridSearchCV, pipelines); PyOD's
     names are kept beside them: `decision_scores_` (the training records' anomaly scores),
@@ -100,8 +102,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     decision_function), `predict_proba`, `predict_confidence`.
     """
 
-    def __init__(self, *, model: str = "vae", score_by: str = "auto", contamination: float | str = 0.1,
-                 latent_dim: int = 8, arch: str = "mlp", hidden: tuple[int, ...] = (256, 64), epochs: int = 30,
+    def __init__(self, *, model: str = "ae-ensemble", score_by: str = "auto", contamination: float | str = 0.1,
+                 latent_dim: int | None = None, arch: str = "mlp", hidden: int | tuple[int, ...] | None = None,
+                 epochs: int | None = None,
                  batch_size: int = 128, lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5,
                  random_state: int = 0, device: str = "auto", verbose: bool = False):
         self.model = model
@@ -131,8 +134,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         for fitted in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
             delattr(self, fitted)  # a refit starts clean: nothing of the last fit is kept by accident
         X = self._check_input(X, reset=True)
-        overrides = {"model.latent_dim": self.latent_dim, "model.arch": self.arch, "model.hidden": list(self.hidden),
-                     "train.epochs": self.epochs, "train.batch_size": self.batch_size, "train.lr": self.lr}
+        overrides = training_overrides(self, X)
+        if self.model != "ae-ensemble":
+            overrides["model.arch"] = self.arch
         model = fit_on_arrays(self.model, X, overrides=overrides, seed=self.random_state, run_dir=run_dir,
                               progress=self.verbose, device=self.device)
         return self._calibrate(model, X)
@@ -160,6 +164,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         if self.score_ == "latent":
             components = min(self.components, max(1, len(inputs) // 2))
             self.density_ = GaussianMixtureSampler(components, seed=self.random_state).fit(model, inputs)
+        if self.score_ == "ensemble":
+            self.ensemble_ = EnsembleScore.fit(model, inputs, self.random_state, run=lambda fn, x: run_batched(
+                padded(fn), x, device=model.device, batch_size=SCORE_CHUNK))
         if self.score_ == "weighted-reconstruction":
             squared = run_batched(self._squared_errors, inputs, device=model.device)
             variance = squared.mean(0)
@@ -224,8 +231,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
         For a model trained on a table: a DataFrame (or Columns, without pandas) with one column per
         table column. For images: maps of the images' shape, (N, C, H, W) or (N, H, W) as given. For
-        vectors: (N, features). Defined for the reconstruction scores (score_by reconstruction or
-        weighted-reconstruction); a likelihood or latent-density score has no such split.
+        vectors: (N, features). Defined for the ensemble and reconstruction scores; a likelihood or
+        latent-density score has no such split. The ensemble score's part that no single feature owns
+        (the code distance, the centring) is spread evenly over the features.
         """
         self._check_fitted()
         terms = self.explain_inputs(self.model_.preprocess(self._check_input(X)).cpu())
@@ -236,15 +244,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def explain_inputs(self, inputs: torch.Tensor):
         """explain for inputs already in the model's space; images' maps as (N, C, H, W)."""
         self._check_fitted()
-        if self.score_ not in ("reconstruction", "weighted-reconstruction"):
-            raise GenlabError(f"explain needs score_by='reconstruction' or 'weighted-reconstruction'; this detector "
-                              f"scores by {self.score_}, which does not split into per-feature parts")
+        if self.score_ not in PER_FEATURE:
+            raise GenlabError(f"explain needs score_by {', '.join(PER_FEATURE)}; this detector scores by "
+                              f"{self.score_}, which does not split into per-feature parts")
         terms = run_batched(padded(self._score_terms), inputs, device=self.model_.device,
                             batch_size=SCORE_CHUNK).double().numpy()
         config = self.model_.config
         if config.table:
             encoding = TableEncoding.from_dict(config.table)
-            if self.score_ == "weighted-reconstruction":  # encoded slots -> the columns they encode
+            if self.score_ != "reconstruction":  # encoded slots -> the columns they encode
                 terms = np.stack([terms[:, start:start + width].sum(1) for start, width in encoding.layout()["columns"]], 1)
             return Columns(encoding.names, list(terms.T)).for_user()
         if len(config.data_shape) > 1:
@@ -266,7 +274,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     def _batch_scores(self, x: torch.Tensor) -> torch.Tensor:
         model = self.model_
-        if self.score_ in ("reconstruction", "weighted-reconstruction"):
+        if self.score_ == "ensemble":
+            return self.ensemble_.scores(model, x)
+        if self.score_ in PER_FEATURE:
             return self._score_terms(x).sum(1)
         if self.score_ == "elbo":
             return -torch.stack([model.elbo(x, noise=eps).double() for eps in self._noise(self.draws)]).mean(0)
@@ -284,6 +294,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _score_terms(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction scores' parts, (N, parts) in float64: per column for a table's plain
         reconstruction score, per model feature otherwise."""
+        if self.score_ == "ensemble":
+            return self.ensemble_.terms(self.model_, x)
         if self.score_ == "reconstruction" and self.model_.config.table:
             return self.model_.reconstruction_terms(x.to(self.model_.device)).double()
         squared = self._squared_errors(x).double()
@@ -300,57 +312,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     # ---- persistence (genlab detect) -------------------------------------------------
 
     def save(self, run_dir: str | Path) -> Path:
-        """Write detector.json (score, threshold, settings, mixture) beside the run's model."""
+        """Write detector.json (score, threshold, settings, fitted parts) beside the run's model."""
         self._check_fitted()
-        state = {"score": self.score_, "threshold": self.threshold_, "contamination": self.contamination,
-                 "flagged_share": self.contamination_, "k": self.k, "draws": self.draws, "random_state": self.random_state,
-                 "training_scores": self.reference_.to_dict()}
-        if self.score_ == "weighted-reconstruction":
-            state["residual_variance"] = self.residual_variance_.tolist()
-        if self.score_ == "latent":
-            state["mixture"] = {"weights": self.density_.weights_.tolist(), "means": self.density_.means_.tolist(),
-                                "covariances": self.density_.covariances_.tolist()}
-        with contextlib.suppress(GenlabError, OSError):  # the weights the threshold was calibrated on
-            state["model_sha256"] = weights_sha256(model_dir_of(run_dir))
-        path = RunDirectory(run_dir).detector_path
-        write_text_atomic(path, json.dumps(state, indent=2) + "\n")
-        return path
+        return save_detector(self, run_dir)
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "auto") -> AnomalyDetector:
         """The detector saved by `genlab detect fit` (or save()) in a run directory (or its detector.json)."""
-        if Path(run_dir).is_file():
-            run_dir = Path(run_dir).parent  # the path save() returned
-        path = RunDirectory(run_dir).detector_path
-        if not path.is_file():
-            raise GenlabError(f"{run_dir} has no {path.name}; make it with `genlab detect fit --run-dir {run_dir}`")
-        model = load(run_dir, device=device)
-        try:
-            state = json.loads(path.read_text())
-            detector = cls._from_state(state, model)
-        except (KeyError, TypeError, ValueError, IndexError, RecursionError) as error:  # GenlabError is a ValueError
-            problem = f"no {error}" if isinstance(error, KeyError) else str(error) or type(error).__name__
-            raise GenlabError(f"{path} is damaged ({problem[:200]}); rerun `genlab detect fit` to make it again") from None
-        recorded = state.get("model_sha256")
-        if recorded is not None and recorded != weights_sha256(model_dir_of(run_dir)):
-            raise GenlabError(f"{path} was calibrated for earlier weights of this run (it was trained further since); "
-                              "fit the detector again")
-        return detector
-
-    @classmethod
-    def _from_state(cls, state, model) -> AnomalyDetector:
-        """A detector around `model` from detector.json's fields, each checked (a ValueError names the first bad one)."""
-        fields = checked_state(state, model, SCORES, MAX_DRAWS)
-        detector = cls(model=model.model_name, score_by=resolve_score(fields["score"], model),
-                       contamination=fields["contamination"], k=fields["k"], draws=fields["draws"],
-                       random_state=fields["random_state"])
-        detector.model_, detector.score_, detector.threshold_ = model, detector.score_by, fields["threshold"]
-        detector.offset_, detector.contamination_ = -detector.threshold_, fields["flagged_share"]
-        detector.n_features_in_ = int(np.prod(model.config.data_shape))
-        for name in ("reference", "residual_variance", "density"):
-            if fields.get(name) is not None:
-                setattr(detector, f"{name}_", fields[name])
-        return detector
+        return load_detector(cls, run_dir, device, SCORES, MAX_DRAWS)
 
     # ---- checks ----------------------------------------------------------------------
 
@@ -362,6 +331,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_contamination(self.contamination)
         check_whole(self.k, "k", 1, MAX_DRAWS)
         check_whole(self.draws, "draws", 1, MAX_DRAWS)
+        if (self.score_by == "ensemble") != (self.model == "ae-ensemble") and self.score_by not in ENSEMBLE_FREE:
+            raise GenlabError(f"score_by {self.score_by} does not go with model {self.model}: the ae-ensemble scores by "
+                              "ensemble, reconstruction or weighted-reconstruction, and only it by ensemble")
         if self.score_by in ("elbo", "nll") and self.model != "vae":
             raise GenlabError(f"score_by {self.score_by} needs a VAE; a {self.model} offers reconstruction, "
                               "weighted-reconstruction or latent")
@@ -387,14 +359,3 @@ def padded(fn):
             x = torch.cat([x, x.new_zeros(SCORE_CHUNK - count, *x.shape[1:])])
         return fn(x)[:count]
     return run
-
-
-def resolve_score(score: str, model) -> str:
-    """The score `auto` stands for, and a check that the model can give the one asked for."""
-    likelihood = model.capabilities.likelihood
-    if score == "auto":
-        return "nll" if likelihood and not model.config.table else "reconstruction"
-    if score in ("elbo", "nll") and not likelihood:
-        raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction, "
-                          "weighted-reconstruction or latent")
-    return score

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from genlab.api import run_data_config, train
 from genlab.apps.anomaly import AnomalyDetector
+from genlab.apps.anomaly_defaults import training_overrides
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores, write_table
 from genlab.data.columns import Columns
@@ -19,8 +21,9 @@ from genlab.files import atomic_path, check_output_path
 EXPLANATIONS = (".csv", ".npy")
 
 
-def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "vae", score: str = "auto",
-                     contamination: float | str = 0.1, epochs: int = 30, latent_dim: int = 8, seed: int = 0,
+def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "ae-ensemble", score: str = "auto",
+                     contamination: float | str = 0.1, epochs: int | None = None, latent_dim: int | None = None,
+                     seed: int = 0,
                      config: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
                      progress: bool = True) -> AnomalyDetector:
     """Train `model` on every record of `data` into `run_dir` and save a calibrated detector beside it.
@@ -34,8 +37,11 @@ def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "vae", scor
     detector._check_settings()
     if Path(run_dir).exists():
         raise GenlabError(f"run directory {run_dir} already exists; choose a new one")
-    settings = ["data.val_fraction=0", "data.test_fraction=0", f"model.latent_dim={latent_dim}",
-                f"train.epochs={epochs}", f"seed={seed}"]
+    # sizes and length from the data; batch size, rate and widths are the run config's (or its overrides')
+    sized = {key: value for key, value in training_overrides(detector, data).items()
+             if key in ("train.epochs", "model.latent_dim", "model.trim_start_step")}
+    settings = ["data.val_fraction=0", "data.test_fraction=0", f"seed={seed}",
+                *(f"{key}={json.dumps(value)}" for key, value in sized.items())]
     trained = train(model, data, run_dir=run_dir, config=config, overrides=[*settings, *overrides], progress=progress,
                     device=device)
     inputs, _ = model_inputs(trained, run_data_config(run_dir, trained), "train")  # as the run read and encoded it

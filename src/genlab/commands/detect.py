@@ -28,15 +28,21 @@ def register(commands, common) -> None:
     fit.add_argument("--data", required=True, help="named dataset, .npy/.npz/.csv file or image folder of normal records "
                                                    "(every record is used, none held out)")
     fit.add_argument("--run-dir", required=True, help="where to write the run and its detector.json")
-    fit.add_argument("--model", default="vae", help="ae, dae, sparse-ae or vae (default vae)")
+    fit.add_argument("--model", default="ae-ensemble",
+                     help="ae-ensemble (8 small autoencoders, robustly trained), ae, dae, sparse-ae or vae "
+                          "(default ae-ensemble)")
     fit.add_argument("--score", default="auto",
-                     help="reconstruction, weighted-reconstruction, elbo, nll, latent or auto "
-                          "(default auto: nll for a vae, reconstruction otherwise)")
+                     help="ensemble (ae-ensemble only), reconstruction, weighted-reconstruction, elbo, nll (vae), latent "
+                          "or auto (default auto: ensemble for the ae-ensemble, nll for a vae, reconstruction otherwise)")
     fit.add_argument("--contamination", type=contamination_share, default=0.1,
                      help="expected share of anomalies in the data, in (0, 0.5], or auto: a robust outlier cut-off on "
                           "the training scores (modified z-score above 3.5, Iglewicz and Hoaglin) (default 0.1)")
-    fit.add_argument("--epochs", type=whole(1, 10**6), default=30, help="training epochs (default 30)")
-    fit.add_argument("--latent-dim", type=whole(1, 65_536), default=8, help="code dimensions (default 8)")
+    fit.add_argument("--epochs", type=whole(1, 10**6), default=None,
+                     help="training epochs (default: from the data's size for the ae-ensemble, about 2 passes and "
+                          "100 to 1,000 steps; 30 for the other models)")
+    fit.add_argument("--latent-dim", type=whole(1, 65_536), default=None,
+                     help="code dimensions (default: from the data's width; a quarter of the features, 2 to 32, for "
+                          "the ae-ensemble's members, at most 8 and half the features for the other models)")
     fit.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="random seed of the training run (default 0)")
     add_settings(fit)
     add_device(fit, default="auto")

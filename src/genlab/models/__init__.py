@@ -12,6 +12,7 @@ from genlab.models.base import (
 )
 from genlab.models.classifier import Classifier, ClassifierConfig
 from genlab.models.denoising import DenoisingAutoencoder, DenoisingConfig
+from genlab.models.ensemble import AutoencoderEnsemble, EnsembleConfig
 from genlab.models.gan import GAN, ConditionalGAN, GANConfig
 from genlab.models.latent import LatentModel
 from genlab.models.sparse import SparseAutoencoder, SparseConfig
@@ -27,6 +28,8 @@ __all__ = [
     "Classifier",
     "ClassifierConfig",
     "AutoencoderConfig",
+    "AutoencoderEnsemble",
+    "EnsembleConfig",
     "DenoisingAutoencoder",
     "DenoisingConfig",
     "GenerativeModel",

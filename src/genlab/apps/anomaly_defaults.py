@@ -1,0 +1,76 @@
+"""What an AnomalyDetector's sizes and training length stand for when left at None: values from the data.
+
+The default model, an autoencoder ensemble (genlab.models.ensemble), trains for about two passes
+over the data, at least MIN_STEPS and at most MAX_STEPS steps: measured on the development half
+of the ADBench suite (benchmarks/anomaly_tables.py), longer training lets the members learn the
+rare records too, and their scores get worse. Trimming starts after TRIM_START of the steps.
+The other models keep their earlier defaults, except that the code is never wider than half the
+features (an 8-dimensional code for 4 features would learn the identity and flag nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from genlab.data.config import DataConfig
+from genlab.data.dataset import read_raw
+from genlab.data.memory import is_frame
+from genlab.errors import GenlabError
+
+ENSEMBLE = "ae-ensemble"
+PASSES = 2
+MIN_STEPS, MAX_STEPS = 300, 1000
+TRIM_START = 0.2
+CODE_WIDTH = 8  # the other models' code width, at most half the features
+HIDDEN = (256, 64)  # the other models' hidden widths
+EPOCHS = 30  # the other models' epochs
+
+
+def ensemble_epochs(rows: int, batch_size: int) -> int:
+    """Passes over `rows` records: PASSES, or more up to MIN_STEPS steps, fewer down to MAX_STEPS (at least 1)."""
+    per_epoch = math.ceil(rows / min(batch_size, rows))
+    return max(1, min(max(PASSES, math.ceil(MIN_STEPS / per_epoch)), MAX_STEPS // per_epoch))
+
+
+def training_overrides(detector, X) -> dict:
+    """The run settings for fitting `detector` on X (a path or data in memory), None settings filled in."""
+    rows, width = data_size(X)
+    if rows < 2:  # a ValueError, as scikit-learn expects for empty data
+        raise GenlabError(f"X has {rows} sample{'s' if rows != 1 else ''}; at least 2 are needed to fit")
+    settings = {"train.batch_size": detector.batch_size, "train.lr": detector.lr}
+    if detector.model == ENSEMBLE:
+        epochs = detector.epochs or ensemble_epochs(rows, detector.batch_size)
+        steps = epochs * math.ceil(rows / min(detector.batch_size, rows))
+        settings.update({"train.epochs": epochs, "model.trim_start_step": int(TRIM_START * steps)})
+        if detector.latent_dim is not None:
+            settings["model.latent_dim"] = detector.latent_dim
+        if detector.hidden is not None:
+            hidden = [detector.hidden] if isinstance(detector.hidden, int) else list(detector.hidden)
+            if len(hidden) != 1:
+                raise GenlabError(f"an {ENSEMBLE}'s members have one hidden layer each: give hidden as one width "
+                                  f"(got {hidden})")
+            settings["model.hidden"] = hidden[0]
+        return settings
+    settings["model.latent_dim"] = detector.latent_dim or (max(1, min(CODE_WIDTH, width // 2)) if width else CODE_WIDTH)
+    settings["model.hidden"] = list(HIDDEN if detector.hidden is None else
+                                    [detector.hidden] if isinstance(detector.hidden, int) else detector.hidden)
+    settings["train.epochs"] = detector.epochs or EPOCHS
+    return settings
+
+
+def data_size(X) -> tuple[int, int]:
+    """(records, values per record) of X; a table's columns count as one value each. A path is read for it."""
+    if isinstance(X, (str, Path)):
+        X = read_raw(DataConfig(name=str(X))).x_train
+    if isinstance(X, tuple):
+        X = X[0]
+    if is_frame(X):
+        return len(X), len(X.columns)
+    if hasattr(X, "names"):  # genlab Columns
+        return len(X), len(X.names)
+    if hasattr(X, "shape"):
+        return int(X.shape[0]), int(np.prod(X.shape[1:]))
+    return len(X), 0  # a Dataset: its width is known once read

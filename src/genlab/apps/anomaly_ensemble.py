@@ -1,0 +1,133 @@
+"""The anomaly score of an autoencoder ensemble (genlab.models.ensemble): genlab's default detector.
+
+Per member m, two robust z-scores, averaged over the members and then over the two:
+- reconstruction: the mean over features of each feature's squared residual divided by that
+  feature's mean squared residual on the training data (so a feature the member reconstructs
+  well everywhere counts more when it is missed);
+- code neighbourhood: the mean distance from the record's code to its 2nd..(k+1)th nearest
+  codes among up to REFERENCE_ROWS training records (the nearest is skipped for every record
+  alike, so a training record does not find itself at distance 0 and a new one is treated
+  the same way): a record far from every training code is unusual even when reconstructed well.
+Each is centred on its median over the training records and divided by its median absolute
+deviation (a robust z-score), which puts the members and the two parts on one scale.
+
+Everything fitted here depends on the training inputs and `random_state` only (the reference
+records are a seeded draw), and a record's score on the record alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from genlab.errors import GenlabError
+
+REFERENCE_ROWS = 2048  # training codes kept per member for the neighbourhood distance
+NEIGHBOURS = 5
+BLOCK = 1024  # records per step of the residual sums
+RESIDUAL_FLOOR = 1e-6  # scaled units: a feature reconstructed perfectly in training does not divide by zero
+FIELDS = ("residual_variance", "reference_codes", "error_centre", "error_spread", "distance_centre", "distance_spread")
+
+
+@dataclass
+class EnsembleScore:
+    residual_variance: torch.Tensor  # (M, D): each member's mean squared residual per feature, training data
+    reference_codes: torch.Tensor  # (M, R, code): the reference records' codes
+    error_centre: torch.Tensor  # (M,): medians and median absolute deviations over the training records
+    error_spread: torch.Tensor
+    distance_centre: torch.Tensor
+    distance_spread: torch.Tensor
+
+    @classmethod
+    @torch.no_grad()
+    def fit(cls, model, inputs: torch.Tensor, random_state: int, run) -> EnsembleScore:
+        """Fit on the training inputs; `run(fn, inputs)` maps fn over fixed-size chunks (AnomalyDetector's)."""
+        total = 0.0
+        for start in range(0, len(inputs), BLOCK):  # summed block by block: (N, M, D) at once may not fit
+            block = run(lambda x: member_squared_residuals(model, x).permute(1, 0, 2), inputs[start:start + BLOCK])
+            total = total + block.double().sum(0)
+        variance = (total / len(inputs)).float() + RESIDUAL_FLOOR  # (M, D)
+        generator = torch.Generator().manual_seed(random_state)
+        chosen = torch.randperm(len(inputs), generator=generator)[:REFERENCE_ROWS].sort().values
+        codes = model.members_forward(model.scaled(inputs[chosen].to(model.device)))[0].cpu()
+        partial = cls(variance, codes, *[torch.zeros(model.config.members)] * 2, *[torch.ones(model.config.members)] * 2)
+        errors, distances = run(lambda x: torch.stack(partial.parts(model, x), 2), inputs).unbind(2)  # (N, M) each
+        partial.error_centre, partial.error_spread = robust_centre(errors)
+        partial.distance_centre, partial.distance_spread = robust_centre(distances)
+        return partial
+
+    def parts(self, model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per record and member, (B, M) each: the normalised reconstruction error and the code distance."""
+        u = model.scaled(x.to(model.device))
+        codes, reconstructions = model.members_forward(u)
+        errors = ((reconstructions - u).square() / self.residual_variance.to(u.device)[:, None]).mean(-1)  # (M, B)
+        reference = self.reference_codes.to(u.device)
+        neighbours = min(NEIGHBOURS, reference.shape[1] - 1)
+        gaps = torch.cdist(codes, reference)  # (M, B, R)
+        distances = gaps.topk(neighbours + 1, dim=-1, largest=False).values[..., 1:].mean(-1)
+        return errors.T, distances.T
+
+    def scores(self, model, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly scores (B,) in float64: higher = more anomalous."""
+        errors, distances = self._standardised(model, x)
+        return 0.5 * errors.mean(1) + 0.5 * distances.mean(1)
+
+    def terms(self, model, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) parts summing to scores(): each feature's share of the reconstruction part; the rest (the code
+        distance and the centring) spread evenly over the features."""
+        u = model.scaled(x.to(model.device))
+        residuals = (model.members_forward(u)[1] - u).square().double() / self.residual_variance.to(u.device, torch.float64)[:, None]
+        width = residuals.shape[-1]
+        spread = self.error_spread.to(u.device, torch.float64)
+        shares = 0.5 * (residuals / (width * spread[:, None, None])).mean(0)  # (B, D)
+        rest = self.scores(model, x).to(u.device) - shares.sum(1)
+        return shares + (rest / width)[:, None]
+
+    def _standardised(self, model, x):
+        errors, distances = (part.double() for part in self.parts(model, x))
+        device = errors.device
+        errors = (errors - self.error_centre.to(device, torch.float64)) / self.error_spread.to(device, torch.float64)
+        distances = (distances - self.distance_centre.to(device, torch.float64)) / self.distance_spread.to(device, torch.float64)
+        return errors, distances
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name).float().contiguous() for name in FIELDS}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], model) -> EnsembleScore:
+        """From detector.safetensors, each tensor's shape checked against the model (a ValueError names the first
+        that does not fit)."""
+        members, width, code = model.config.members, model.centre.numel(), model.config.latent_dim
+        expected = {"residual_variance": (members, width), "error_centre": (members,), "error_spread": (members,),
+                    "distance_centre": (members,), "distance_spread": (members,)}
+        for name in FIELDS:
+            if name not in tensors:
+                raise GenlabError(f"no {name}")
+            value = tensors[name]
+            shape = tuple(value.shape)
+            if name == "reference_codes":
+                if len(shape) != 3 or shape[0] != members or shape[2] != code or not 2 <= shape[1] <= REFERENCE_ROWS:
+                    raise GenlabError(f"reference_codes has shape {shape}, not ({members}, 2..{REFERENCE_ROWS}, {code})")
+            elif shape != expected[name]:
+                raise GenlabError(f"{name} has shape {shape}, not {expected[name]}")
+            if not torch.isfinite(value).all():
+                raise GenlabError(f"{name} holds a value that is not a finite number")
+            if name.endswith(("spread", "variance")) and not (value > 0).all():
+                raise GenlabError(f"{name} holds a value that is not positive")
+        return cls(*(tensors[name].float() for name in FIELDS))
+
+
+def member_squared_residuals(model, x: torch.Tensor) -> torch.Tensor:
+    """(M, B, D): every member's squared residual per scaled feature."""
+    u = model.scaled(x.to(model.device))
+    return (model.members_forward(u)[1] - u).square()
+
+
+def robust_centre(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per column of (N, M): the median and the median absolute deviation (floored above 0)."""
+    values = values.double()
+    centre = values.median(0).values
+    spread = (values - centre).abs().median(0).values
+    floor = 1e-9 * centre.abs().clamp_min(1.0)  # identical scores (a tiny or constant set) still divide
+    return centre.float(), torch.maximum(spread, floor).float()

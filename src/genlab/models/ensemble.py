@@ -1,0 +1,154 @@
+"""An ensemble of small autoencoders trained side by side: genlab's default anomaly detector's model.
+
+Each member is an MLP autoencoder d -> hidden -> code -> hidden -> d. The members are one
+batched network (weights stacked as (members, in, out), one batched matrix product per layer),
+so eight members cost about as much as one wide layer. What makes them a detector rather than
+a compressor (the choices measured in benchmarks/anomaly_tables.py):
+
+- small and briefly trained: sizes from the data's width (code d/4, at most 32) and a few hundred
+  steps, so the members learn the bulk of the data and have no time to learn its rare records;
+- each member sees its own random half of every batch (`subsample`), so the members differ;
+- robust training: after `trim_start_step`, each member leaves the `trim_fraction` of its rows
+  it reconstructs worst out of its loss, so anomalies in the training data are not learnt as normal;
+- inputs robustly scaled inside the model: (x - median) / (interquartile range / 1.349) per
+  feature from the training data, clipped to +-`clip`, so one extreme value cannot dominate.
+
+Reconstructions and codes are in those scaled units; `reconstruct(x)` maps the members' mean
+back to model inputs. The anomaly score built on top (residuals per feature and distances between
+codes) is genlab.apps.anomaly_ensemble's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel, ModelConfig, register_model
+from genlab.models.nets import MAX_WIDTH
+
+MAX_MEMBERS = 256
+
+
+def data_width(data_shape) -> int:
+    return int(math.prod(data_shape))
+
+
+def code_size(width: int) -> int:
+    """The code width sized from the data: a quarter of its features, between 2 and 32 (and below the width)."""
+    return max(1, min(32, max(2, width // 4), width - 1)) if width > 1 else 1
+
+
+def hidden_size(width: int) -> int:
+    return min(256, max(8, 2 * width))
+
+
+@dataclass
+class EnsembleConfig(ModelConfig):
+    members: int = 8
+    latent_dim: int = 0  # each member's code width; 0: from the data (code_size)
+    hidden: int = 0  # each member's hidden width; 0: from the data (hidden_size)
+    subsample: float = 0.5  # the share of each batch every member trains on (its own random draw)
+    trim_fraction: float = 0.1  # each member's worst-reconstructed share of its rows left out of the loss
+    trim_start_step: int = 0  # the training step from which trimming applies (after a first fit of the bulk)
+    clip: float = 10.0  # robustly scaled inputs are clipped to +-clip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        width = data_width(self.data_shape)
+        self.latent_dim = self.latent_dim or code_size(width)
+        self.hidden = self.hidden or hidden_size(width)
+        if not 1 <= self.members <= MAX_MEMBERS:
+            raise GenlabError(f"model.members must be in 1..{MAX_MEMBERS} (got {self.members})")
+        for key in ("latent_dim", "hidden"):
+            if not 1 <= getattr(self, key) <= MAX_WIDTH:
+                raise GenlabError(f"model.{key} must be in 1..{MAX_WIDTH:,} or 0 for a width from the data "
+                                  f"(got {getattr(self, key)})")
+        if not 0.0 < self.subsample <= 1.0:
+            raise GenlabError(f"model.subsample must be in (0, 1] (got {self.subsample})")
+        if not 0.0 <= self.trim_fraction < 0.5:
+            raise GenlabError(f"model.trim_fraction must be in [0, 0.5) (got {self.trim_fraction})")
+        if self.trim_start_step < 0 or not self.clip > 0:
+            raise GenlabError("model.trim_start_step must be >= 0 and model.clip positive")
+
+
+@register_model("ae-ensemble")
+class AutoencoderEnsemble(GenerativeModel):
+    """`members` small autoencoders trained together on robustly scaled inputs; see the module's docstring."""
+
+    config_class = EnsembleConfig
+
+    def __init__(self, config: EnsembleConfig):
+        super().__init__(config)
+        width, members = data_width(config.data_shape), config.members
+        sizes = [width, config.hidden, config.latent_dim, config.hidden, width]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default range, drawn per member
+            self.weights.append(nn.Parameter(torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+        self.register_buffer("centre", torch.zeros(width))
+        self.register_buffer("scale", torch.ones(width))
+
+    @torch.no_grad()
+    def initialise_from_data(self, x: torch.Tensor) -> None:
+        """The robust scaling: per-feature median and interquartile range / 1.349 (the standard deviation of
+        a normal feature), the standard deviation where the range is 0, and 1 for a constant feature."""
+        flat = x.flatten(1).float()
+        ordered = flat.sort(0).values
+        last = len(ordered) - 1
+        quartile = [ordered[round(p * last)] for p in (0.25, 0.5, 0.75)]
+        spread = (quartile[2] - quartile[0]) / 1.349
+        deviation = flat.std(0, unbiased=False) if len(flat) > 1 else torch.ones_like(spread)
+        spread = torch.where(spread > 1e-8, spread, torch.where(deviation > 1e-8, deviation, torch.ones_like(spread)))
+        self.centre.copy_(quartile[1])
+        self.scale.copy_(spread)
+
+    def scaled(self, x: torch.Tensor) -> torch.Tensor:
+        """Model inputs (B, ...) -> robustly scaled features (B, D)."""
+        return ((x.flatten(1).float() - self.centre) / self.scale).clamp(-self.config.clip, self.config.clip)
+
+    def members_forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled features (B, D) -> every member's codes (M, B, code) and reconstructions (M, B, D)."""
+        out = u.unsqueeze(0).expand(self.config.members, -1, -1)
+        codes = out
+        last = len(self.weights) - 1
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            out = torch.baddbmm(bias, out, weight)
+            if layer == 1:
+                codes = out  # the code layer is linear
+            elif layer != last:
+                out = torch.relu(out)
+        return codes, out
+
+    def forward(self, x, y=None, *, group="model", step=0):
+        u = self.scaled(x)  # (B, D)
+        _, reconstructions = self.members_forward(u)
+        errors = (reconstructions - u).square().mean(-1)  # (M, B)
+        chosen = torch.rand(errors.shape, device=errors.device) < self.config.subsample  # each member's rows
+        counts = chosen.sum(1, keepdim=True)
+        kept = counts
+        if self.config.trim_fraction and step >= self.config.trim_start_step:
+            kept = (counts * (1 - self.config.trim_fraction)).round().clamp_min(1)
+        # rank of each row among the member's own rows, best reconstructed first; the others rank last
+        ranks = torch.where(chosen, errors.detach(), torch.full_like(errors, math.inf)).argsort(1).argsort(1)
+        weights = ((ranks < kept) & chosen).float()
+        per_member = (errors * weights).sum(1) / weights.sum(1).clamp_min(1)
+        return {"loss": per_member.sum(), "reconstruction": per_member.mean().detach()}
+
+    @torch.no_grad()
+    def validation_metrics(self, x, y=None):
+        u = self.scaled(x)
+        return {"reconstruction": (self.members_forward(u)[1] - u).square().mean()}
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The members' mean reconstruction in model inputs, (B, *data_shape)."""
+        if labels is not None:
+            raise GenlabError("an ae-ensemble takes no class labels")
+        mean = self.members_forward(self.scaled(x))[1].mean(0)
+        return (mean * self.scale + self.centre).reshape(len(x), *self.config.data_shape)

@@ -1,0 +1,141 @@
+"""The default detector, an ensemble of small autoencoders: its training (robust scaling, member subsets,
+trimming), its score (batch- and order-independent, explained feature by feature), its sizes from the data,
+and its saved form through `genlab detect`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.estimator_checks import check_estimator
+
+from genlab.apps import AnomalyDetector
+from genlab.apps.anomaly_defaults import MAX_STEPS, MIN_STEPS, ensemble_epochs
+from genlab.cli import main
+from genlab.errors import GenlabError
+from genlab.models import create_model
+
+
+def correlated_with_outliers(normal=600, outliers=12, seed=0):
+    """Records on a 2-D plane inside 8 features, and outliers off the plane whose every value is ordinary."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(2, 8))
+    inliers = rng.normal(size=(normal, 2)) @ basis + 0.05 * rng.normal(size=(normal, 8))
+    # off the plane, but each feature within the inliers' range: no single value gives them away
+    strays = rng.normal(size=(outliers, 8)) * inliers.std(0)
+    X = np.r_[inliers, strays].astype(np.float32)
+    return X, np.r_[np.zeros(normal), np.ones(outliers)]
+
+
+def test_default_detector_is_the_ensemble_and_finds_off_plane_records():
+    X, outlier = correlated_with_outliers()
+    detector = AnomalyDetector().fit(X)
+    assert detector.model_.model_name == "ae-ensemble" and detector.score_ == "ensemble"
+    assert roc_auc_score(outlier, detector.anomaly_scores(X)) > 0.95
+
+
+def test_default_detector_passes_check_estimator():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(AnomalyDetector(), on_fail=None)
+    failed = [f"{r['check_name']}: {r['exception']}" for r in results if r["status"] == "failed"]
+    assert not failed, "\n".join(failed)
+
+
+def test_scores_depend_on_the_record_alone():
+    X, _ = correlated_with_outliers(normal=300, outliers=6)
+    detector = AnomalyDetector(random_state=3).fit(X)
+    together = detector.anomaly_scores(X)
+    backwards = detector.anomaly_scores(X[::-1])[::-1]
+    one_by_one = np.array([detector.anomaly_scores(X[i:i + 1])[0] for i in range(0, len(X), 37)])
+    assert np.array_equal(together, backwards)
+    assert np.array_equal(together[::37], one_by_one)
+
+
+def test_explanation_sums_to_the_score_and_names_the_broken_feature():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 6)).astype(np.float32)
+    X[:, 3] = X[:, 0] + 0.05 * rng.normal(size=500)  # feature 3 follows feature 0
+    odd = X[:5].copy()
+    odd[:, 3] = -odd[:, 0]  # the relation broken, each value ordinary
+    detector = AnomalyDetector().fit(X)
+    parts = detector.explain(odd)
+    assert parts.shape == (5, 6)
+    np.testing.assert_allclose(parts.sum(1), detector.anomaly_scores(odd), rtol=1e-9, atol=1e-9)
+    assert (parts.argmax(1) == 3).sum() + (parts.argmax(1) == 0).sum() >= 4
+
+
+def test_trimmed_rows_leave_the_loss():
+    torch.manual_seed(0)
+    model = create_model("ae-ensemble", data_shape=(3,), value_range="real", members=2, subsample=1.0,
+                         trim_fraction=0.25, trim_start_step=5)
+    x = torch.tensor([[0.1, 0.2, 0.3], [0.0, -0.1, 0.2], [0.2, 0.1, 0.0], [9.0, -9.0, 9.0]])
+    u = model.scaled(x)
+    per_row = (model.members_forward(u)[1] - u).square().mean(-1)  # (members, rows)
+    before, after = model(x, step=4)["loss"], model(x, step=5)["loss"]
+    worst = per_row.argmax(1)
+    assert torch.equal(worst, torch.tensor([3, 3]))  # the far row is each member's worst
+    kept = per_row[:, :3].mean(1).sum()
+    torch.testing.assert_close(after, kept)
+    torch.testing.assert_close(before, per_row.mean(1).sum())
+
+
+def test_robust_scaling_ignores_extreme_values():
+    model = create_model("ae-ensemble", data_shape=(2,), value_range="real", clip=10.0)
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(5.0, 2.0, size=(1000, 2)), dtype=torch.float32)
+    x[:10, 0] = 1e6  # a few absurd values must not set the scale
+    model.initialise_from_data(x)
+    assert abs(float(model.centre[0]) - 5.0) < 0.3 and abs(float(model.scale[0]) - 2.0) < 0.3
+    assert float(model.scaled(x[:1])[0, 0]) == 10.0  # clipped
+
+
+@pytest.mark.parametrize("rows, steps", [(80, (MIN_STEPS, 2 * MIN_STEPS)), (10_000, (MIN_STEPS, 400)),
+                                         (100_000, (500, MAX_STEPS)), (200_000, (1563, 1563))])
+def test_training_length_follows_the_data_size(rows, steps):
+    per_epoch = -(-rows // min(128, rows))
+    assert steps[0] <= ensemble_epochs(rows, 128) * per_epoch <= steps[1]
+
+
+def test_sizes_follow_the_data_width():
+    narrow = create_model("ae-ensemble", data_shape=(4,), value_range="real")
+    wide = create_model("ae-ensemble", data_shape=(1, 28, 28))
+    assert narrow.config.latent_dim < 4 and wide.config.latent_dim == 32 and wide.config.hidden == 256
+
+
+def test_mismatched_settings_are_refused_in_one_line():
+    X, _ = correlated_with_outliers(normal=50, outliers=2)
+    for settings in ({"model": "vae", "score_by": "ensemble"}, {"score_by": "latent"}, {"hidden": (16, 8)}):
+        with pytest.raises(GenlabError) as caught:
+            AnomalyDetector(**settings).fit(X)
+        assert "\n" not in str(caught.value)
+
+
+def test_cli_fit_flags_planted_outliers_and_the_saved_detector_round_trips(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    table = rng.normal(size=(500, 4))
+    table[:10] = rng.normal(size=(10, 4)) * 0.5 + 8  # far from the rest in every feature
+    data = tmp_path / "data.csv"
+    np.savetxt(data, table, delimiter=",", header="a,b,c,d", comments="")
+    run = tmp_path / "run"
+    main(["detect", "fit", "--data", str(data), "--run-dir", str(run), "--contamination", "auto"])
+    main(["detect", "score", str(run), str(data), "-o", str(tmp_path / "scores.csv")])
+    flags = np.genfromtxt(tmp_path / "scores.csv", delimiter=",", names=True, dtype=None, encoding=None)["anomaly"]
+    assert flags[:10].all() and flags[10:].mean() < 0.1
+    loaded = AnomalyDetector.load(run, device="cpu")
+    assert loaded.score_ == "ensemble"
+    np.testing.assert_array_equal(loaded.anomaly_scores(table.astype(np.float32))[:10] > loaded.threshold_, True)
+
+    tensors = run / "detector.safetensors"
+    blob = bytearray(tensors.read_bytes())
+    blob[-3] ^= 0xFF  # one flipped bit in the tensor data
+    tensors.write_bytes(bytes(blob))
+    with pytest.raises(GenlabError, match="damaged") as caught:
+        AnomalyDetector.load(run, device="cpu")
+    assert "\n" not in str(caught.value)
+    tensors.unlink()
+    with pytest.raises(GenlabError, match="detector.json is damaged"):
+        AnomalyDetector.load(run, device="cpu")
