@@ -2,7 +2,8 @@
 
 A model fitted to normal records explains them well and unusual ones badly; how badly is the
 anomaly score. The default model is an ensemble of small autoencoders (genlab.models.ensemble)
-scored by `ensemble` (genlab.apps.anomaly_ensemble), chosen on half of the ADBench suite. `AnomalyDetector` is a scikit-learn outlier detector with PyOD's names beside:
+scored by `ensemble` (genlab.apps.anomaly_ensemble), chosen on half of the ADBench suite.
+`AnomalyDetector` is a scikit-learn outlier detector with PyOD's names beside:
 
 - `anomaly_scores(X)`: higher = more anomalous (PyOD's `decision_function`);
 - `score_samples(X)`: its negation, higher = more normal (scikit-learn);
@@ -54,7 +55,7 @@ from sklearn.exceptions import NotFittedError
 from genlab.apps.anomaly_defaults import training_overrides
 from genlab.apps.anomaly_ensemble import EnsembleScore
 from genlab.apps.anomaly_inputs import check_records
-from genlab.apps.anomaly_state import load_detector, resolve_score, save_detector
+from genlab.apps.anomaly_state import check_ensemble_score, load_detector, resolve_score, save_detector
 from genlab.apps.anomaly_thresholds import (
     ScoreReference,
     anomaly_probability,
@@ -75,7 +76,6 @@ from genlab.models.mixture import GaussianMixtureSampler
 SCORES = ("auto", "ensemble", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae-ensemble", "ae", "dae", "sparse-ae", "vae")
 PER_FEATURE = ("ensemble", "reconstruction", "weighted-reconstruction")  # the scores explain() splits
-ENSEMBLE_FREE = ("auto", "reconstruction", "weighted-reconstruction")  # the scores any model offers
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
 SCORE_CHUNK = 256  # records are scored in chunks of this many, the last padded: a record's score never depends
 # on how many others share its batch (a one-row product takes another kernel than a many-row one)
@@ -331,9 +331,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_contamination(self.contamination)
         check_whole(self.k, "k", 1, MAX_DRAWS)
         check_whole(self.draws, "draws", 1, MAX_DRAWS)
-        if (self.score_by == "ensemble") != (self.model == "ae-ensemble") and self.score_by not in ENSEMBLE_FREE:
-            raise GenlabError(f"score_by {self.score_by} does not go with model {self.model}: the ae-ensemble scores by "
-                              "ensemble, reconstruction or weighted-reconstruction, and only it by ensemble")
+        check_ensemble_score(self.score_by, self.model == "ae-ensemble", self.model)
         if self.score_by in ("elbo", "nll") and self.model != "vae":
             raise GenlabError(f"score_by {self.score_by} needs a VAE; a {self.model} offers reconstruction, "
                               "weighted-reconstruction or latent")

@@ -48,17 +48,21 @@ def training_overrides(detector, X) -> dict:
         if detector.latent_dim is not None:
             settings["model.latent_dim"] = detector.latent_dim
         if detector.hidden is not None:
-            hidden = [detector.hidden] if isinstance(detector.hidden, int) else list(detector.hidden)
+            hidden = widths(detector.hidden)
             if len(hidden) != 1:
                 raise GenlabError(f"an {ENSEMBLE}'s members have one hidden layer each: give hidden as one width "
                                   f"(got {hidden})")
             settings["model.hidden"] = hidden[0]
         return settings
     settings["model.latent_dim"] = detector.latent_dim or (max(1, min(CODE_WIDTH, width // 2)) if width else CODE_WIDTH)
-    settings["model.hidden"] = list(HIDDEN if detector.hidden is None else
-                                    [detector.hidden] if isinstance(detector.hidden, int) else detector.hidden)
+    settings["model.hidden"] = widths(HIDDEN if detector.hidden is None else detector.hidden)
     settings["train.epochs"] = detector.epochs or EPOCHS
     return settings
+
+
+def widths(hidden) -> list[int]:
+    """`hidden` as a list of widths: one width may be given as a number."""
+    return [hidden] if isinstance(hidden, int) else list(hidden)
 
 
 def data_size(X) -> tuple[int, int]:

@@ -59,37 +59,42 @@ class EnsembleScore:
 
     def parts(self, model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per record and member, (B, M) each: the normalised reconstruction error and the code distance."""
-        u = model.scaled(x.to(model.device))
-        codes, reconstructions = model.members_forward(u)
-        errors = ((reconstructions - u).square() / self.residual_variance.to(u.device)[:, None]).mean(-1)  # (M, B)
-        reference = self.reference_codes.to(u.device)
-        neighbours = min(NEIGHBOURS, reference.shape[1] - 1)
-        gaps = torch.cdist(codes, reference)  # (M, B, R)
-        distances = gaps.topk(neighbours + 1, dim=-1, largest=False).values[..., 1:].mean(-1)
-        return errors.T, distances.T
+        ratios, distances = self._residuals_and_distances(model, x)
+        return ratios.mean(-1).T, distances.T
 
     def scores(self, model, x: torch.Tensor) -> torch.Tensor:
         """Anomaly scores (B,) in float64: higher = more anomalous."""
-        errors, distances = self._standardised(model, x)
-        return 0.5 * errors.mean(1) + 0.5 * distances.mean(1)
+        return self._combined(*self.parts(model, x))
 
     def terms(self, model, x: torch.Tensor) -> torch.Tensor:
         """(B, D) parts summing to scores(): each feature's share of the reconstruction part; the rest (the code
         distance and the centring) spread evenly over the features."""
-        u = model.scaled(x.to(model.device))
-        residuals = (model.members_forward(u)[1] - u).square().double() / self.residual_variance.to(u.device, torch.float64)[:, None]
-        width = residuals.shape[-1]
-        spread = self.error_spread.to(u.device, torch.float64)
-        shares = 0.5 * (residuals / (width * spread[:, None, None])).mean(0)  # (B, D)
-        rest = self.scores(model, x).to(u.device) - shares.sum(1)
+        ratios, distances = self._residuals_and_distances(model, x)
+        scores = self._combined(ratios.mean(-1).T, distances.T)  # as scores() computes them, to the last bit
+        ratios = ratios.double()  # (M, B, D)
+        width = ratios.shape[-1]
+        spread = self.error_spread.to(ratios.device, torch.float64)
+        shares = 0.5 * (ratios / (width * spread[:, None, None])).mean(0)  # (B, D)
+        rest = scores - shares.sum(1)
         return shares + (rest / width)[:, None]
 
-    def _standardised(self, model, x):
-        errors, distances = (part.double() for part in self.parts(model, x))
+    def _residuals_and_distances(self, model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M, B, D) squared residuals over the training ones per feature, and (M, B) code distances."""
+        u = model.scaled(x.to(model.device))
+        codes, reconstructions = model.members_forward(u)
+        ratios = (reconstructions - u).square() / self.residual_variance.to(u.device)[:, None]
+        reference = self.reference_codes.to(u.device)
+        neighbours = min(NEIGHBOURS, reference.shape[1] - 1)
+        gaps = torch.cdist(codes, reference)  # (M, B, R)
+        return ratios, gaps.topk(neighbours + 1, dim=-1, largest=False).values[..., 1:].mean(-1)
+
+    def _combined(self, errors: torch.Tensor, distances: torch.Tensor) -> torch.Tensor:
+        """(B, M) errors and distances -> (B,) scores: the mean of the two robust z-scores over the members."""
+        errors, distances = errors.double(), distances.double()
         device = errors.device
         errors = (errors - self.error_centre.to(device, torch.float64)) / self.error_spread.to(device, torch.float64)
         distances = (distances - self.distance_centre.to(device, torch.float64)) / self.distance_spread.to(device, torch.float64)
-        return errors, distances
+        return 0.5 * errors.mean(1) + 0.5 * distances.mean(1)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, name).float().contiguous() for name in FIELDS}

@@ -88,13 +88,18 @@ def resolve_score(score: str, model) -> str:
     likelihood, ensemble = model.capabilities.likelihood, hasattr(model, "members_forward")
     if score == "auto":
         return "ensemble" if ensemble else "nll" if likelihood and not model.config.table else "reconstruction"
-    if score == "ensemble" and not ensemble or ensemble and score == "latent":
-        raise GenlabError(f"score {score} does not go with a {model.model_name} model: the ae-ensemble scores by "
-                          "ensemble, reconstruction or weighted-reconstruction, and only it by ensemble")
+    check_ensemble_score(score, ensemble, model.model_name)
     if score in ("elbo", "nll") and not likelihood:
         raise GenlabError(f"score {score} needs a VAE; a {model.model_name} offers reconstruction, "
                           "weighted-reconstruction or latent")
     return score
+
+
+def check_ensemble_score(score: str, ensemble: bool, model_name: str) -> None:
+    """The ensemble score only for the ae-ensemble, which has no codes to score by density and no likelihood."""
+    if score == "ensemble" and not ensemble or ensemble and score in ("latent", "elbo", "nll"):
+        raise GenlabError(f"score {score} does not go with a {model_name} model: the ae-ensemble scores by ensemble, "
+                          "reconstruction or weighted-reconstruction, and only it by ensemble")
 
 
 def checked_state(state, model, scores: tuple[str, ...], max_draws: int) -> dict:
