@@ -3,7 +3,7 @@
 Each member is an MLP autoencoder d -> hidden -> code -> hidden -> d. The members are one
 batched network (weights stacked as (members, in, out), one batched matrix product per layer),
 so eight members cost about as much as one wide layer. What makes them a detector rather than
-a compressor (the choices measured in benchmarks/anomaly_tables.py):
+a compressor (chosen on the development half of benchmarks/anomaly_tables.py):
 
 - small and briefly trained: sizes from the data's width (code d/4, at most 32) and a few hundred
   steps, so the members learn the bulk of the data and have no time to learn its rare records;
