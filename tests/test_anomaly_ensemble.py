@@ -4,6 +4,7 @@ and its saved form through `genlab detect`."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -102,6 +103,26 @@ def test_training_length_follows_the_data_size(rows, steps):
     assert steps[0] <= ensemble_epochs(rows, 128) * per_epoch <= steps[1]
 
 
+def test_pixels_share_one_scale_and_table_features_have_their_own():
+    rng = np.random.default_rng(0)
+    images = np.zeros((64, 1, 6, 6), dtype=np.float32)
+    images[:, :, 1:5, 1:3] = rng.uniform(0.5, 1.0, size=(64, 1, 4, 2))  # strokes on the left; the right always 0
+    fitted = AnomalyDetector(epochs=1, random_state=0).fit(images)
+    scale, variance = fitted.model_.scale, fitted.ensemble_.residual_variance
+    assert torch.allclose(scale, scale[0].expand_as(scale)) and float(scale[0]) > 0.1
+    assert torch.allclose(variance, variance[:, :1].expand_as(variance))
+    # a faint stroke where no training image has ink is an anomaly, but not an overwhelming one
+    probe = images[:2].copy()
+    probe[1, :, 1:5, 4] = 0.3
+    scores = fitted.anomaly_scores(probe)
+    assert scores[1] > scores[0] and scores[1] < 100 * max(1.0, abs(scores[0]))
+
+    table = rng.normal(size=(64, 2)).astype(np.float32)
+    table[:4, 1] = 50.0  # a few extreme values: the feature's spread, robustly measured, is far below its deviation
+    scale = AnomalyDetector(epochs=1, random_state=0).fit(table).model_.scale
+    assert float(scale[1]) < 0.5 * float(scale[0])  # each feature its own scale
+
+
 def test_sizes_follow_the_data_width():
     narrow = create_model("ae-ensemble", data_shape=(4,), value_range="real")
     wide = create_model("ae-ensemble", data_shape=(1, 28, 28))
@@ -130,6 +151,16 @@ def test_cli_fit_flags_planted_outliers_and_the_saved_detector_round_trips(tmp_p
     loaded = AnomalyDetector.load(run, device="cpu")
     assert loaded.score_ == "ensemble"
     np.testing.assert_array_equal(loaded.anomaly_scores(table.astype(np.float32))[:10] > loaded.threshold_, True)
+
+    main(["report", str(run), "-o", str(tmp_path / "report.html")])  # its detector section explains the top records
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Anomaly detector</h2>" in page and f"{loaded.threshold_:.5g}" in page
+    first = re.search(r"<td class='number'>1</td><td class='number'>(\d+)</td><td class='number'>([-0-9.e+]+)</td>"
+                      r"<td>([^<]+)</td>", page)
+    assert first and int(first.group(1)) < 10  # a planted record heads the table
+    parts = re.findall(r"(\w+) ([-+][0-9.e+-]+)", first.group(3))
+    assert len({name for name, _ in parts}) == 4  # every feature named once
+    assert sum(float(value) for _, value in parts) == pytest.approx(float(first.group(2)), rel=0.01)  # parts sum to it
 
     tensors = run / "detector.safetensors"
     blob = bytearray(tensors.read_bytes())

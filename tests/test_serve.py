@@ -128,6 +128,27 @@ def test_conditional_gan_samples_a_class_and_has_no_encoder(cgan_client):
     assert refused.status_code == 400 and "no encoder" in refused.json()["error"]
 
 
+def test_a_detector_run_is_served_for_its_detector_and_scores_as_the_api_does(tmp_path):
+    data = genlab.data.load_dataset("digits")
+    zeros = data.train.x[data.train.y == 0].numpy()  # pixels in [0, 1]
+    detector = genlab.apps.AnomalyDetector(epochs=20, random_state=0).fit(zeros, run_dir=tmp_path / "det")  # saved
+    client = TestClient(create_app(tmp_path / "det"))  # an ae-ensemble: it does not generate, but it is served
+    info = client.get("/api/info").json()
+    assert info["detector"] == "saved" and info["has_analysis"] and not info["can_sample"] and not info["has_map"]
+    assert_refused(client.post("/api/sample", json={"count": 4, "seed": 0}), 400, "does not generate")
+    typical = (data.test.x[data.test.y == 0][0, 0].numpy() * 255).round().astype(np.uint8)
+    corner = typical.copy()
+    corner[7, 7] = 255  # a bright corner, where zeros have none
+    for picture in (typical, corner):
+        body = client.post("/api/analyze", **upload(png_bytes(picture))).json()
+        expected = float(detector.anomaly_scores((picture / 255.0).astype(np.float32)[None])[0])
+        assert body["score"] == pytest.approx(expected, abs=1e-3) and body["threshold"] == round(detector.threshold_, 4)
+        assert body["denoised"] is None and body["reference"] == "training images"
+    assert not client.post("/api/analyze", **upload(png_bytes(typical))).json()["anomaly"] and body["anomaly"]
+    heat = np.asarray(decode_data_url(body["explanation"])).reshape(8, 8, -1)[..., 0]
+    assert np.unravel_index(np.argmax(heat), (8, 8)) == (7, 7)  # the map blames the planted pixel
+
+
 def test_serve_refuses_a_vector_model_and_a_bad_port(tmp_path, cli, runs):
     from genlab.errors import GenlabError
 

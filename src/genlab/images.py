@@ -40,3 +40,11 @@ def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8) ->
     with atomic_path(path) as scratch:
         picture.save(scratch, format="PNG")
     return path
+
+
+def heat_maps(parts: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) per-pixel parts of anomaly scores -> (N, 1, H, W) maps in [0, 1]: what each pixel adds
+    to its image's score (summed over channels; parts that lower the score show as 0), white at the largest."""
+    positive = parts.detach().float().cpu().sum(1, keepdim=True).clamp(min=0)
+    peak = positive.flatten(1).amax(1).view(-1, 1, 1, 1)
+    return torch.where(peak > 0, positive / peak.clamp(min=1e-30), torch.zeros_like(positive))

@@ -129,7 +129,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         """Train the model on every record of X (y is ignored) and set the threshold from their scores.
 
         X is data in memory or the path of a file (such as a raw CSV table). No record is held
-        out: the model trains on all of them and the threshold comes from all of their scores."""
+        out: the model trains on all of them and the threshold comes from all of their scores. With
+        `run_dir`, the run and the fitted detector (detector.json) are written there, ready for
+        `genlab detect score`, `genlab report` and `genlab serve`."""
         self._check_settings()
         for fitted in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
             delattr(self, fitted)  # a refit starts clean: nothing of the last fit is kept by accident
@@ -139,7 +141,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             overrides["model.arch"] = self.arch
         model = fit_on_arrays(self.model, X, overrides=overrides, seed=self.random_state, run_dir=run_dir,
                               progress=self.verbose, device=self.device)
-        return self._calibrate(model, X)
+        self._calibrate(model, X)
+        if run_dir is not None:
+            self.path_ = self.save(run_dir)
+        return self
 
     @classmethod
     def from_model(cls, model, X_normal, **settings) -> AnomalyDetector:
@@ -233,7 +238,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         table column. For images: maps of the images' shape, (N, C, H, W) or (N, H, W) as given. For
         vectors: (N, features). Defined for the ensemble and reconstruction scores; a likelihood or
         latent-density score has no such split. The ensemble score's part that no single feature owns
-        (the code distance, the centring) is spread evenly over the features.
+        (the code distance, the centring) is spread over the features in proportion to their reconstruction parts.
         """
         self._check_fitted()
         terms = self.explain_inputs(self.model_.preprocess(self._check_input(X)).cpu())

@@ -32,7 +32,7 @@ FIELDS = ("residual_variance", "reference_codes", "error_centre", "error_spread"
 
 @dataclass
 class EnsembleScore:
-    residual_variance: torch.Tensor  # (M, D): each member's mean squared residual per feature, training data
+    residual_variance: torch.Tensor  # (M, D): each member's mean squared training residual per feature (images: all)
     reference_codes: torch.Tensor  # (M, R, code): the reference records' codes
     error_centre: torch.Tensor  # (M,): medians and median absolute deviations over the training records
     error_spread: torch.Tensor
@@ -47,7 +47,10 @@ class EnsembleScore:
         for start in range(0, len(inputs), BLOCK):  # summed block by block: (N, M, D) at once may not fit
             block = run(lambda x: member_squared_residuals(model, x).permute(1, 0, 2), inputs[start:start + BLOCK])
             total = total + block.double().sum(0)
-        variance = (total / len(inputs)).float() + RESIDUAL_FLOOR  # (M, D)
+        variance = (total / len(inputs)).float()  # (M, D)
+        if model.one_unit:  # pixels are weighed alike: each member's mean over them
+            variance = variance.mean(1, keepdim=True).expand_as(variance).contiguous()
+        variance = variance + RESIDUAL_FLOOR
         generator = torch.Generator().manual_seed(random_state)
         chosen = torch.randperm(len(inputs), generator=generator)[:REFERENCE_ROWS].sort().values
         codes = model.members_forward(model.scaled(inputs[chosen].to(model.device)))[0].cpu()
@@ -68,15 +71,17 @@ class EnsembleScore:
 
     def terms(self, model, x: torch.Tensor) -> torch.Tensor:
         """(B, D) parts summing to scores(): each feature's share of the reconstruction part; the rest (the code
-        distance and the centring) spread evenly over the features."""
+        distance and the centring) spread over the features in proportion to those shares, so a record's parts
+        follow where it is reconstructed worst (evenly where it is reconstructed exactly)."""
         ratios, distances = self._residuals_and_distances(model, x)
         scores = self._combined(ratios.mean(-1).T, distances.T)  # as scores() computes them, to the last bit
         ratios = ratios.double()  # (M, B, D)
         width = ratios.shape[-1]
         spread = self.error_spread.to(ratios.device, torch.float64)
-        shares = 0.5 * (ratios / (width * spread[:, None, None])).mean(0)  # (B, D)
-        rest = scores - shares.sum(1)
-        return shares + (rest / width)[:, None]
+        shares = 0.5 * (ratios / (width * spread[:, None, None])).mean(0)  # (B, D), non-negative
+        total = shares.sum(1, keepdim=True)
+        weights = torch.where(total > 0, shares / total.clamp(min=1e-300), torch.full_like(shares, 1.0 / width))
+        return shares + (scores[:, None] - total) * weights
 
     def _residuals_and_distances(self, model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(M, B, D) squared residuals over the training ones per feature, and (M, B) code distances."""

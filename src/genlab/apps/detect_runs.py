@@ -74,12 +74,7 @@ def explain_files(run_dir: str | Path, inputs: Sequence[str | Path], output: str
     output = check_output_path(output, EXPLANATIONS)
     detector = AnomalyDetector.load(run_dir, device=device)
     x, names = read_inputs(detector.model_, inputs)
-    parts = detector.explain_inputs(x)
-    if isinstance(parts, np.ndarray):
-        values, part_names = parts, ([] if parts.ndim > 2 else [f"feature_{i}" for i in range(parts.shape[1])])
-    else:
-        table = parts if isinstance(parts, Columns) else Columns.from_frame(parts)
-        values, part_names = np.stack([np.asarray(v, dtype=np.float64) for v in table.values], 1), list(table.names)
+    values, part_names = explanation_array(detector.explain_inputs(x))
     scores = values.reshape(len(values), -1).sum(1)
     if output.suffix == ".npy":
         with atomic_path(output) as scratch, open(scratch, "wb") as handle:
@@ -90,3 +85,12 @@ def explain_files(run_dir: str | Path, inputs: Sequence[str | Path], output: str
     table = Columns(["name", "score", *part_names], [np.asarray(names, dtype=object), scores, *values.T])
     write_table(table, output)
     return scores, part_names
+
+
+def explanation_array(parts) -> tuple[np.ndarray, list[str]]:
+    """explain_inputs' parts as one array, (N, parts) or images' (N, C, H, W), and the parts' names
+    (a table's column names, feature_0.. for vectors, none for images)."""
+    if isinstance(parts, np.ndarray):
+        return parts, ([] if parts.ndim > 2 else [f"feature_{i}" for i in range(parts.shape[1])])
+    table = parts if isinstance(parts, Columns) else Columns.from_frame(parts)
+    return np.stack([np.asarray(v, dtype=np.float64) for v in table.values], 1), list(table.names)

@@ -11,7 +11,8 @@ a compressor (chosen on the development half of benchmarks/anomaly_tables.py):
 - robust training: after `trim_start_step`, each member leaves the `trim_fraction` of its rows
   it reconstructs worst out of its loss, so anomalies in the training data are not learnt as normal;
 - inputs robustly scaled inside the model: (x - median) / (interquartile range / 1.349) per
-  feature from the training data, clipped to +-`clip`, so one extreme value cannot dominate.
+  feature from the training data, clipped to +-`clip`, so one extreme value cannot dominate;
+  images' pixels share one unit, so they share one centre and scale (their mean and deviation).
 
 Reconstructions and codes are in those scaled units; `reconstruct(x)` maps the members' mean
 back to model inputs. The anomaly score built on top (residuals per feature and distances between
@@ -94,11 +95,24 @@ class AutoencoderEnsemble(GenerativeModel):
         self.register_buffer("centre", torch.zeros(width))
         self.register_buffer("scale", torch.ones(width))
 
+    @property
+    def one_unit(self) -> bool:
+        """Whether every feature is in one unit, as the pixels of images are: then they are scaled alike, and
+        their residuals weighed alike by the score (a background pixel that is 0 in every training image
+        would otherwise make any stroke across it extreme)."""
+        return len(self.config.data_shape) > 1
+
     @torch.no_grad()
     def initialise_from_data(self, x: torch.Tensor) -> None:
         """The robust scaling: per-feature median and interquartile range / 1.349 (the standard deviation of
-        a normal feature), the standard deviation where the range is 0, and 1 for a constant feature."""
+        a normal feature), the standard deviation where the range is 0, and 1 for a constant feature. Images
+        (one_unit): the mean and standard deviation over all their pixels, one centre and scale for all."""
         flat = x.flatten(1).float()
+        if self.one_unit:
+            deviation = float(flat.std(unbiased=False))
+            self.centre.fill_(float(flat.mean()))
+            self.scale.fill_(deviation if deviation > 1e-8 else 1.0)
+            return
         ordered = flat.sort(0).values
         last = len(ordered) - 1
         quartile = [ordered[round(p * last)] for p in (0.25, 0.5, 0.75)]

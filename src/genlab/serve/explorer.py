@@ -1,5 +1,8 @@
 """The model behind the explorer: what it precomputes (test codes, a 2-D map, score calibration) and the checked
-operations the routes of app.py run on the worker thread (sampling, decoding, interpolation, analysing uploads)."""
+operations the routes of app.py run on the worker thread (sampling, decoding, interpolation, analysing uploads).
+
+A run with a detector (`genlab detect fit` on images) is analysed with that detector: its score, threshold and
+explanation map; such a run need not generate (the default ae-ensemble does not), and then only analysis shows."""
 
 from __future__ import annotations
 
@@ -13,16 +16,17 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genlab.api import load, run_data_config
-from genlab.apps.anomaly import AnomalyDetector
+from genlab.apps.anomaly import PER_FEATURE, AnomalyDetector
 from genlab.apps.denoising import denoise
 from genlab.apps.latent import interpolation_codes
 from genlab.apps.outputs import save_png, to_pixels
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
-from genlab.images import save_image_grid
+from genlab.images import heat_maps, save_image_grid
 from genlab.models.inference import encode_all
 from genlab.models.latent import to_unit_range
 from genlab.models.units import to_model_space
+from genlab.runs import RunDirectory
 from genlab.serve.guards import shown
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -47,10 +51,16 @@ class Explorer:
         capabilities = self.model.capabilities
         if not capabilities.images:
             raise GenlabError("genlab serve shows images; this model works on vectors (use genlab detect or encode)")
-        self.model.require("samples", "be explored")
+        # the run's own detector (genlab detect fit) when it has one; else one calibrated below on test images
+        self.detector = (AnomalyDetector.load(self.run, device=device)
+                         if RunDirectory(self.run).detector_path.is_file() else None)
+        self.saved_detector = self.detector is not None
+        if not self.saved_detector:
+            self.model.require("samples", "be explored")
+        self.can_sample = capabilities.samples
         self.has_encoder = capabilities.label_free_codes
         self.test_x, self.test_y = self._test_split()
-        self.codes = self.map_points = self.map_axes = self.map_extent = self.detector = None
+        self.codes = self.map_points = self.map_axes = self.map_extent = None
         if self.has_encoder and self.test_x is not None:
             self._prepare_encoder_views()
         # sliders reach 3 standard deviations past a test code, so 4x the largest |z| covers them
@@ -78,10 +88,11 @@ class Explorer:
         # the page pads the map and widens a flat axis by 1: accept a margin of the span (at least 1)
         margin = torch.clamp(high - low, min=1.0)
         self.map_extent = torch.stack([low - margin, high + margin], 1).tolist()  # [[x0, x1], [y0, y1]]
-        calibration = self.test_x[:CALIBRATION_IMAGES]
-        score = "elbo" if self.model.capabilities.likelihood else "reconstruction"
-        self.detector = AnomalyDetector(model=self.model.model_name, score_by=score, contamination=0.05)
-        self.detector.calibrate_on_inputs(self.model, calibration)
+        if self.detector is None:
+            calibration = self.test_x[:CALIBRATION_IMAGES]
+            score = "elbo" if self.model.capabilities.likelihood else "reconstruction"
+            self.detector = AnomalyDetector(model=self.model.model_name, score_by=score, contamination=0.05)
+            self.detector.calibrate_on_inputs(self.model, calibration)
 
     # ---- views -------------------------------------------------------------------------
 
@@ -93,9 +104,14 @@ class Explorer:
                 "has_encoder": self.has_encoder, "has_map": self.map_points is not None,
                 "test_images": 0 if self.test_x is None else len(self.test_x),
                 "score": self.detector.score_ if self.detector else None,
+                "detector": "saved" if self.saved_detector else "calibrated" if self.detector else None,
+                "can_sample": self.can_sample, "has_analysis": self.detector is not None,
                 "is_dae": self.model.capabilities.denoiser}
 
     def sample(self, count: int, seed: int, label: int | None) -> str:
+        if not self.can_sample:
+            raise GenlabError(f"a {self.model.model_name} does not generate; this run is served for its detector's "
+                              "analysis (POST /api/analyze)")
         if not 1 <= count <= MAX_SAMPLES:
             raise GenlabError(f"count {shown(count)} is out of range: ask for 1 to {MAX_SAMPLES} samples")
         if not 0 <= seed <= MAX_SEED:
@@ -162,24 +178,30 @@ class Explorer:
             return grid_url(self.model, self.model.decode(codes), columns=steps)
 
     def analyze(self, data: bytes) -> dict:
-        """Reconstruction, denoised version and anomaly score of one uploaded or drawn image."""
-        if not self.has_encoder:
-            raise GenlabError(f"a {self.model.model_name} has no encoder: it cannot reconstruct or score images")
+        """Reconstruction, denoised version, anomaly score and its explanation map of one uploaded or drawn image."""
+        if self.detector is None:
+            raise GenlabError(f"a {self.model.model_name} has no encoder: it cannot reconstruct or score images"
+                              if not self.has_encoder else "this run's test data is not here to calibrate a score; "
+                              "fit a detector into the run with genlab detect fit")
         x = self._read_upload(data)
         with torch.no_grad():
             reconstruction = self.model.reconstruct(x)
         score = float(self.detector.anomaly_scores_inputs(x)[0])
-        squared = (reconstruction.float() - x.float()).square()[0].sum(0, keepdim=True)  # (1, H, W)
-        reference = self.detector.decision_scores_
+        if self.detector.score_ in PER_FEATURE:  # the parts that sum to the score, as genlab detect explain gives
+            parts = torch.as_tensor(self.detector.explain_inputs(x))
+        else:  # a likelihood does not split into pixels: where the reconstruction misses instead
+            parts = (reconstruction.float() - x.float()).square()
+        below = float(self.detector.reference_.share_at_or_below(np.array([score]))[0])
         return {"input": image_url(self.model, x[0]), "reconstruction": image_url(self.model, reconstruction[0]),
-                "denoised": image_url(self.model, denoise(self.model, x)[0]),
+                "denoised": image_url(self.model, denoise(self.model, x)[0]) if self.has_encoder else None,
                 "denoiser": "the denoising autoencoder" if self.model.capabilities.denoiser else
                             "this model's reconstruction (serve a dae run for a trained denoiser)",
-                "explanation": heat_map_url(squared),
+                "explanation": heat_map_url(parts),
                 "score": round(score, 4), "score_name": self.detector.score_,
                 "threshold": round(float(self.detector.threshold_), 4),
                 "anomaly": bool(score > self.detector.threshold_),
-                "percentile": round(float((reference < score).mean() * 100), 1)}
+                "reference": "training images" if self.saved_detector else "test images",
+                "percentile": round(below * 100, 1)}
 
     def _read_upload(self, data: bytes) -> torch.Tensor:
         if len(data) > MAX_UPLOAD_BYTES:
@@ -237,11 +259,10 @@ def image_url(model, image: torch.Tensor) -> str:
 
 
 def heat_map_url(parts: torch.Tensor) -> str:
-    """A (1, H, W) map of non-negative parts of a score as a grey PNG, white at its largest part: the pixels
-    the reconstruction score (genlab detect explain) blames."""
-    peak = float(parts.max())
-    pixels = (parts / peak * 255).round() if peak > 0 else torch.zeros_like(parts)
-    return _png_url(lambda path: save_png(pixels.to(torch.uint8).cpu().numpy(), path))
+    """A (1, C, H, W) split of a score into pixels as a grey PNG, white at its largest part: the pixels the
+    score blames (genlab detect explain's parts)."""
+    pixels = (heat_maps(parts)[0] * 255).round().to(torch.uint8)
+    return _png_url(lambda path: save_png(pixels.numpy(), path))
 
 
 def grid_url(model, images: torch.Tensor, columns: int) -> str:
