@@ -357,7 +357,7 @@ def _app_inpainting_one_seed(result: dict) -> list[str]:
     return lines + ["", machine_line(result)]
 
 
-def app_anomaly(result: dict) -> list[str]:
+def app_anomaly(result: dict, title: str = "Application: anomaly detection") -> list[str]:
     if "seeds" not in result["protocol"]:
         return _app_anomaly_one_seed(result)
     p = result["protocol"]
@@ -374,12 +374,13 @@ def app_anomaly(result: dict) -> list[str]:
                 + (f" [{len(row['per_seed'])} seeds]" if len(row["per_seed"]) < len(p["seeds"]) else ""))
 
     settings = "; ".join(f"{name}: {values or 'AnomalyDetector()'}" for name, values in p["genlab"].items())
-    lines = ["## Application: anomaly detection", "",
+    code = result["code"]
+    lines = [f"## {title}", "",
              f"Script: `benchmarks/app_anomaly.py`. Images: {p['images']}. Tabular: {p['tabular']}. "
              f"PyOD {p['pyod']['version']}: AutoEncoder {p['pyod']['AutoEncoder']}; VAE {p['pyod']['VAE']}; "
              f"(raw): {p['pyod']['raw']}. genlab: {settings}. "
-             f"Seeds {', '.join(map(str, p['seeds']))}; code {p['code']['genlab_sha256'][:12]} (package), "
-             f"{p['code']['script_sha256'][:12]} (script).", "",
+             f"Seeds {', '.join(map(str, p['seeds']))}; code {code['genlab_sha256'][:12]} (package), "
+             f"{code['script_sha256'][:12]} (script).", "",
              "| method | MNIST mean AUROC (genlab minus best PyOD) | Fashion-MNIST mean AUROC (same) | breast cancer AUROC | breast cancer AP |",
              "|---|---:|---:|---:|---:|"]
     for method in methods:
@@ -549,7 +550,10 @@ RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "clas
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
              "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
-             "app_anomaly": app_anomaly, "anomaly_tables": anomaly_tables, "anomaly_speed": anomaly_speed,
+             "app_anomaly": app_anomaly,
+             "app_anomaly_default": lambda result: app_anomaly(result, "Application: anomaly detection, genlab's default "
+                                                                       "detector alone (3 seeds; the full table above)"),
+             "anomaly_tables": anomaly_tables, "anomaly_speed": anomaly_speed,
              "app_traffic": app_traffic,
              "robustness": robustness,
              "mutation": mutation}
@@ -562,6 +566,9 @@ EARLIER_SELECTION = {
                      "was the best of them on the test images (a choice that favours the baseline); one training seed",
     "app_inpainting": "models fixed in advance; the margin is that of the better genlab model on the test images, "
                       "of the one model this JSON holds; one training seed",
+    "app_anomaly": "every detector setting is reported, none picked on the test set; but the weighted-reconstruction "
+                   "score and its floor were devised after seeing per-class test results of earlier runs, so its rows "
+                   "are not a clean held-out result",
 }
 
 
