@@ -47,14 +47,15 @@ class Explorer:
 
     def __init__(self, run: str | Path, device: str = "cpu"):
         self.run = Path(run)
-        self.model = load(self.run, device=device).eval()
-        capabilities = self.model.capabilities
-        if not capabilities.images:
-            raise GenlabError("genlab serve shows images; this model works on vectors (use genlab detect or encode)")
-        # the run's own detector (genlab detect fit) when it has one; else one calibrated below on test images
+        # the run's own detector (genlab detect fit) when it has one, with its model; else a detector is
+        # calibrated below on test images
         self.detector = (AnomalyDetector.load(self.run, device=device)
                          if RunDirectory(self.run).detector_path.is_file() else None)
         self.saved_detector = self.detector is not None
+        self.model = (self.detector.model_ if self.saved_detector else load(self.run, device=device)).eval()
+        capabilities = self.model.capabilities
+        if not capabilities.images:
+            raise GenlabError("genlab serve shows images; this model works on vectors (use genlab detect or encode)")
         if not self.saved_detector:
             self.model.require("samples", "be explored")
         self.can_sample = capabilities.samples
