@@ -59,7 +59,8 @@ def _explanations(directory, detector, figure) -> str:
     top = np.argsort(-scores, kind="stable")[:TOP_RECORDS]
     values, names = explanation_array(detector.explain_inputs(x[torch.as_tensor(top)]))
     note = (f"<p class='note'>The {len(top)} highest scores among the first {len(x):,} training records, each split "
-            "into what its parts add (the parts sum to the score; as <code>genlab detect explain</code> gives them).</p>")
+            "into what its parts add (the parts sum to the score; as <code>genlab detect explain</code> gives them). "
+            "Row: the record's place in the run's training data, from 0.</p>")
     if values.ndim > 2:  # images: the records above, their maps below
         images = to_unit_range(x[torch.as_tensor(top)].float().cpu(), model.config.value_range)
         maps = heat_maps(torch.as_tensor(values)).expand(-1, images.shape[1], -1, -1)
@@ -73,7 +74,7 @@ def _explanations(directory, detector, figure) -> str:
                           for i in order)
         rows.append(f"<tr><td class='number'>{rank}</td><td class='number'>{record}</td>"
                     f"<td class='number'>{scores[record]:.4g}</td><td>{named}</td></tr>")
-    table = ("<table><tr><th>rank</th><th>record</th><th>score</th><th>largest parts (share of the score)</th></tr>"
+    table = ("<table><tr><th>rank</th><th>row</th><th>score</th><th>largest parts (share of the score)</th></tr>"
              + "".join(rows) + "</table>")
     chart = figure(_parts_chart(values, names), "what the parts add, summed over these records (largest first)")
     return heading + note + table + chart
