@@ -4,6 +4,7 @@ and its saved form through `genlab detect`."""
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -69,6 +70,18 @@ def test_explanation_sums_to_the_score_and_names_the_broken_feature():
     assert parts.shape == (5, 6)
     np.testing.assert_allclose(parts.sum(1), detector.anomaly_scores(odd), rtol=1e-9, atol=1e-9)
     assert (parts.argmax(1) == 3).sum() + (parts.argmax(1) == 0).sum() >= 4
+
+    # typical records score below 0; their parts still rank the features as their residuals do
+    typical = X[100:160]
+    scores = detector.anomaly_scores(typical)
+    assert (scores < 0).sum() >= 10
+    inputs = detector.model_.preprocess(typical).cpu()
+    with torch.no_grad():
+        ratios = detector.ensemble_._residuals_and_distances(detector.model_, inputs)[0].mean(0).numpy()  # (B, D)
+    parts = detector.explain(typical)
+    negative = scores < 0
+    assert (parts[negative].argmax(1) == ratios[negative].argmax(1)).all()
+    assert (parts[negative].argmin(1) == ratios[negative].argmin(1)).all()
 
 
 def test_trimmed_rows_leave_the_loss():
@@ -161,6 +174,14 @@ def test_cli_fit_flags_planted_outliers_and_the_saved_detector_round_trips(tmp_p
     parts = re.findall(r"(\w+) ([-+][0-9.e+-]+)", first.group(3))
     assert len({name for name, _ in parts}) == 4  # every feature named once
     assert sum(float(value) for _, value in parts) == pytest.approx(float(first.group(2)), rel=0.01)  # parts sum to it
+
+    saved = (run / "detector.json").read_text()  # a detector.json from before the stored quantiles
+    older = json.loads(saved)
+    del older["training_scores"]["quantiles"]
+    (run / "detector.json").write_text(json.dumps(older))
+    main(["report", str(run), "-o", str(tmp_path / "older.html")])
+    assert "<p class='note'>Not shown: this detector.json predates" in (tmp_path / "older.html").read_text()
+    (run / "detector.json").write_text(saved)
 
     tensors = run / "detector.safetensors"
     blob = bytearray(tensors.read_bytes())

@@ -93,3 +93,10 @@ def test_compare_refuses_mixed_data_and_single_runs(runs, tmp_path, cli):
     assert code == 2 and "at least two" in err
     code, _, err = cli("compare", runs / "vae-0", runs / "gan-0", "-o", tmp_path / "c.txt")
     assert code == 2 and ".html" in err and not (tmp_path / "c.txt").exists()
+
+
+def test_detector_bar_chart_takes_any_column_name():
+    from genlab.report.detector import _parts_chart
+
+    png = _parts_chart(np.array([[1.0, 2.0, -0.5]]), ["a$^$b", "price ($) vs cost ($)", "plain"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")  # "$" is text, not the start of a formula

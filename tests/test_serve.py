@@ -149,6 +149,16 @@ def test_a_detector_run_is_served_for_its_detector_and_scores_as_the_api_does(tm
     assert np.unravel_index(np.argmax(heat), (8, 8)) == (7, 7)  # the map blames the planted pixel
 
 
+def test_a_damaged_detector_is_set_aside_for_a_run_that_generates(runs, tmp_path):
+    run = tmp_path / "vae"
+    shutil.copytree(runs / "vae", run)
+    (run / "detector.json").write_text('{"score": 3')
+    client = TestClient(create_app(run))
+    info = client.get("/api/info").json()
+    assert "detector.json is damaged" in info["detector_problem"] and info["detector"] == "calibrated"
+    assert client.post("/api/sample", json={"count": 4, "seed": 0}).status_code == 200
+
+
 def test_serve_refuses_a_vector_model_and_a_bad_port(tmp_path, cli, runs):
     from genlab.errors import GenlabError
 

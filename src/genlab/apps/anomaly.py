@@ -237,8 +237,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         For a model trained on a table: a DataFrame (or Columns, without pandas) with one column per
         table column. For images: maps of the images' shape, (N, C, H, W) or (N, H, W) as given. For
         vectors: (N, features). Defined for the ensemble and reconstruction scores; a likelihood or
-        latent-density score has no such split. The ensemble score's part that no single feature owns
-        (the code distance, the centring) is spread over the features in proportion to their reconstruction parts.
+        latent-density score has no such split. For the ensemble score, a feature reconstructed worse
+        than usual adds and a better one takes away; the part no single feature owns (the code distance)
+        goes to the features that add, in proportion, when it raises the score, and evenly otherwise.
         """
         self._check_fitted()
         terms = self.explain_inputs(self.model_.preprocess(self._check_input(X)).cpu())

@@ -70,18 +70,24 @@ class EnsembleScore:
         return self._combined(*self.parts(model, x))
 
     def terms(self, model, x: torch.Tensor) -> torch.Tensor:
-        """(B, D) parts summing to scores(): each feature's share of the reconstruction part; the rest (the code
-        distance and the centring) spread over the features in proportion to those shares, so a record's parts
-        follow where it is reconstructed worst (evenly where it is reconstructed exactly)."""
+        """(B, D) parts summing to scores(). The reconstruction half splits exactly by feature: each feature's
+        residual ratio less the members' typical one, so a feature reconstructed worse than usual adds and a
+        better one takes away. The code-distance half, which no feature owns, goes to the features that add, in
+        proportion to what they add, when it raises the score; otherwise (or when none adds) evenly."""
         ratios, distances = self._residuals_and_distances(model, x)
         scores = self._combined(ratios.mean(-1).T, distances.T)  # as scores() computes them, to the last bit
         ratios = ratios.double()  # (M, B, D)
         width = ratios.shape[-1]
-        spread = self.error_spread.to(ratios.device, torch.float64)
-        shares = 0.5 * (ratios / (width * spread[:, None, None])).mean(0)  # (B, D), non-negative
-        total = shares.sum(1, keepdim=True)
-        weights = torch.where(total > 0, shares / total.clamp(min=1e-300), torch.full_like(shares, 1.0 / width))
-        return shares + (scores[:, None] - total) * weights
+        device = ratios.device
+        centre = self.error_centre.to(device, torch.float64)[:, None, None]
+        spread = self.error_spread.to(device, torch.float64)[:, None, None]
+        features = 0.5 * ((ratios - centre) / (width * spread)).mean(0)  # (B, D): the reconstruction half
+        rest = scores - features.sum(1)  # the code-distance half
+        raising = features.clamp(min=0)
+        total = raising.sum(1, keepdim=True)
+        weights = torch.where((rest[:, None] > 0) & (total > 0), raising / total.clamp(min=1e-300),
+                              torch.full_like(features, 1.0 / width))
+        return features + rest[:, None] * weights
 
     def _residuals_and_distances(self, model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(M, B, D) squared residuals over the training ones per feature, and (M, B) code distances."""

@@ -32,9 +32,9 @@ def detector_section(directory, figure, device: str = "cpu") -> str:
     heading = "<h2>Anomaly detector</h2>"
     try:
         detector = AnomalyDetector.load(directory.root, device=device)
+        reference = detector._reference()  # an older detector.json keeps no quantiles: one line, not a traceback
     except GenlabError as error:
         return f"{heading}<p class='note'>Not shown: {html.escape(str(error))}</p>"
-    reference = detector.reference_
     flagged = f"{detector.contamination_:.1%} of the {reference.count:,} training records"
     rows = [("score", detector.score_), ("threshold", f"{detector.threshold_:.5g} (a record scoring above it is an anomaly)"),
             ("contamination", str(detector.contamination)), ("flagged when fitted", flagged)]
@@ -110,7 +110,8 @@ def _parts_chart(values: np.ndarray, names: list[str]) -> bytes:
     order = np.argsort(-totals, kind="stable")[:CHART_PARTS][::-1]
     plot = Figure(figsize=(6.4, 0.8 + 0.28 * len(order)), dpi=100)
     axes = plot.add_subplot()
-    axes.barh([names[i] for i in order], totals[order], color=["#c53030" if totals[i] > 0 else "#718096" for i in order])
+    labels = [names[i].replace("$", r"\$") for i in order]  # a "$" in a column name is not maths
+    axes.barh(labels, totals[order], color=["#c53030" if totals[i] > 0 else "#718096" for i in order])
     axes.set_xlabel("summed part of the score")
     plot.tight_layout()
     return _canvas_png(FigureCanvasAgg(plot))

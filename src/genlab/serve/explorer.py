@@ -49,10 +49,17 @@ class Explorer:
         self.run = Path(run)
         # the run's own detector (genlab detect fit) when it has one, with its model; else a detector is
         # calibrated below on test images
-        self.detector = (AnomalyDetector.load(self.run, device=device)
-                         if RunDirectory(self.run).detector_path.is_file() else None)
+        self.detector, self.detector_problem = None, None
+        if RunDirectory(self.run).detector_path.is_file():
+            try:
+                self.detector = AnomalyDetector.load(self.run, device=device)
+                self.detector._reference()  # an older detector.json keeps no quantiles of its training scores
+            except GenlabError as error:  # a run that generates is still explored, its detector set aside
+                self.detector, self.detector_problem = None, str(error)
         self.saved_detector = self.detector is not None
         self.model = (self.detector.model_ if self.saved_detector else load(self.run, device=device)).eval()
+        if self.detector_problem and not self.model.capabilities.samples:
+            raise GenlabError(self.detector_problem)
         capabilities = self.model.capabilities
         if not capabilities.images:
             raise GenlabError("genlab serve shows images; this model works on vectors (use genlab detect or encode)")
@@ -106,6 +113,7 @@ class Explorer:
                 "test_images": 0 if self.test_x is None else len(self.test_x),
                 "score": self.detector.score_ if self.detector else None,
                 "detector": "saved" if self.saved_detector else "calibrated" if self.detector else None,
+                "detector_problem": self.detector_problem,
                 "can_sample": self.can_sample, "has_analysis": self.detector is not None,
                 "is_dae": self.model.capabilities.denoiser}
 
@@ -192,7 +200,7 @@ class Explorer:
             parts = torch.as_tensor(self.detector.explain_inputs(x))
         else:  # a likelihood does not split into pixels: where the reconstruction misses instead
             parts = (reconstruction.float() - x.float()).square()
-        below = float(self.detector.reference_.share_at_or_below(np.array([score]))[0])
+        below = float(self.detector._reference().share_at_or_below(np.array([score]))[0])
         return {"input": image_url(self.model, x[0]), "reconstruction": image_url(self.model, reconstruction[0]),
                 "denoised": image_url(self.model, denoise(self.model, x)[0]) if self.has_encoder else None,
                 "denoiser": "the denoising autoencoder" if self.model.capabilities.denoiser else
