@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -32,14 +33,29 @@ def image_grid(images: torch.Tensor, columns: int = 8, padding: int = 2) -> np.n
     return (canvas.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
+def grid_picture(images: torch.Tensor, columns: int = 8) -> Image.Image:
+    """A grid of (N, C, H, W) images in [0, 1] as a Pillow image (grey or RGB)."""
+    grid = image_grid(images, columns)
+    return Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid[:, :, :3])
+
+
 def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8) -> Path:
     """Write a grid of (N, C, H, W) images in [0, 1] as a PNG, atomically."""
-    grid = image_grid(images, columns)
-    picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid[:, :, :3])
+    picture = grid_picture(images, columns)
     path = Path(path)
     with atomic_path(path) as scratch:
         picture.save(scratch, format="PNG")
     return path
+
+
+def png_bytes(picture) -> bytes:
+    """A Pillow image or a matplotlib figure as the bytes of a PNG file (to embed in a page)."""
+    buffer = io.BytesIO()
+    if isinstance(picture, Image.Image):
+        picture.save(buffer, format="PNG")
+    else:
+        picture.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def heat_maps(parts: torch.Tensor) -> torch.Tensor:

@@ -215,16 +215,18 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def predict_proba(self, X, method: str = "linear") -> np.ndarray:
         """(N, 2): the probability of being normal and of being an anomaly, from the score scaled by the
         training scores: "linear" (min-max) or "unify" (Kriegel et al. 2011), as PyOD computes them."""
-        anomaly = anomaly_probability(self.anomaly_scores(X), self._reference(), method)
+        anomaly = anomaly_probability(self.anomaly_scores(X), self.training_reference(), method)
         return np.column_stack([1.0 - anomaly, anomaly])
 
     def predict_confidence(self, X) -> np.ndarray:
         """Per record, (N,): the probability that its verdict holds for a detector fitted on another sample of
         the training data (ExCeeD, Perini et al. 2020; PyOD's predict_confidence)."""
         scores = self.anomaly_scores(X)
-        return prediction_confidence(scores, self._reference(), self.contamination_, scores > self.threshold_)
+        return prediction_confidence(scores, self.training_reference(), self.contamination_, scores > self.threshold_)
 
-    def _reference(self) -> ScoreReference:
+    def training_reference(self) -> ScoreReference:
+        """The training records' scores that new scores are ranked against (a GenlabError for a detector.json
+        saved before they were kept)."""
         self._check_fitted()
         if not hasattr(self, "reference_"):
             raise GenlabError("this detector.json predates probabilities and confidences (it keeps no quantiles of "

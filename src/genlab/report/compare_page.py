@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 
+from genlab.images import png_bytes
 from genlab.report.html import STYLE
 
 QUALITY = ("fid", "kid", "precision", "recall", "density", "coverage")
@@ -102,7 +102,7 @@ def _plots(comparison: dict) -> list[tuple[str, str]]:
     axes.invert_yaxis()
     axes.set_xlabel("FID (lower is better); bars: spread over seeds")
     figure.tight_layout()
-    figures.append((_png(figure), "FID by recipe"))
+    figures.append((png_bytes(figure), "FID by recipe"))
     if all(r["precision"] and r["recall"] for r in recipes):
         figure = Figure(figsize=(5.0, 4.2), dpi=100)
         FigureCanvasAgg(figure)
@@ -117,11 +117,5 @@ def _plots(comparison: dict) -> list[tuple[str, str]]:
         axes.set_ylim(0, 1.05)
         axes.grid(alpha=0.3)
         figure.tight_layout()
-        figures.append((_png(figure), "precision against recall"))
+        figures.append((png_bytes(figure), "precision against recall"))
     return figures
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()

@@ -5,18 +5,16 @@ same per-part split as `genlab detect explain` (columns of a table, features of 
 from __future__ import annotations
 
 import html
-import io
 
 import numpy as np
 import torch
-from PIL import Image
 
 from genlab.api import run_data_config
 from genlab.apps.anomaly import PER_FEATURE, AnomalyDetector
 from genlab.apps.detect_runs import explanation_array
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
-from genlab.images import heat_maps, image_grid
+from genlab.images import grid_picture, heat_maps, png_bytes
 from genlab.models.latent import to_unit_range
 
 SCORED_RECORDS = 5000  # training records scored for this section (the first ones of the run's training data)
@@ -32,7 +30,7 @@ def detector_section(directory, figure, device: str = "cpu") -> str:
     heading = "<h2>Anomaly detector</h2>"
     try:
         detector = AnomalyDetector.load(directory.root, device=device)
-        reference = detector._reference()  # an older detector.json keeps no quantiles: one line, not a traceback
+        reference = detector.training_reference()  # an older detector.json has none: one line, not a traceback
     except GenlabError as error:
         return f"{heading}<p class='note'>Not shown: {html.escape(str(error))}</p>"
     flagged = f"{detector.contamination_:.1%} of the {reference.count:,} training records"
@@ -65,7 +63,7 @@ def _explanations(directory, detector, figure) -> str:
         images = to_unit_range(x[torch.as_tensor(top)].float().cpu(), model.config.value_range)
         maps = heat_maps(torch.as_tensor(values)).expand(-1, images.shape[1], -1, -1)
         caption = "records (above) and where their scores come from (below, white: the largest part)"
-        return heading + note + figure(_png(image_grid(torch.cat([images, maps]), columns=len(top))), caption)
+        return heading + note + figure(png_bytes(grid_picture(torch.cat([images, maps]), columns=len(top))), caption)
     rows = []
     for rank, (record, parts) in enumerate(zip(top, values), 1):
         order = np.argsort(-parts, kind="stable")[:TOP_PARTS]
@@ -85,12 +83,12 @@ def _score_plot(reference, threshold: float) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    levels = np.linspace(0.0, 1.0, len(reference.sorted_scores))
-    plot = Figure(figsize=(6.4, 3.2), dpi=100)
-    axes = plot.add_subplot()
-    axes.plot(reference.sorted_scores, levels, color="#2b6cb0")
-    axes.axvline(threshold, color="#c53030", linestyle="--", label=f"threshold {threshold:.4g}")
     scores = reference.sorted_scores
+    plot = Figure(figsize=(6.4, 3.2), dpi=100)
+    FigureCanvasAgg(plot)
+    axes = plot.add_subplot()
+    axes.plot(scores, np.linspace(0.0, 1.0, len(scores)), color="#2b6cb0")
+    axes.axvline(threshold, color="#c53030", linestyle="--", label=f"threshold {threshold:.4g}")
     # a long tail would squash the bulk into one edge: the axis ends past the 99th percentile and the threshold
     right = max(float(np.quantile(scores, 0.99)), threshold)
     axes.set_xlim(scores[0] - 0.05 * (right - scores[0]), right + 0.25 * (right - scores[0]))
@@ -98,7 +96,7 @@ def _score_plot(reference, threshold: float) -> bytes:
     axes.set_ylabel("share of training records")
     axes.legend(loc="lower right")
     plot.tight_layout()
-    return _canvas_png(FigureCanvasAgg(plot))
+    return png_bytes(plot)
 
 
 def _parts_chart(values: np.ndarray, names: list[str]) -> bytes:
@@ -109,21 +107,10 @@ def _parts_chart(values: np.ndarray, names: list[str]) -> bytes:
     totals = values.sum(0)
     order = np.argsort(-totals, kind="stable")[:CHART_PARTS][::-1]
     plot = Figure(figsize=(6.4, 0.8 + 0.28 * len(order)), dpi=100)
+    FigureCanvasAgg(plot)
     axes = plot.add_subplot()
     labels = [names[i].replace("$", r"\$") for i in order]  # a "$" in a column name is not maths
     axes.barh(labels, totals[order], color=["#c53030" if totals[i] > 0 else "#718096" for i in order])
     axes.set_xlabel("summed part of the score")
     plot.tight_layout()
-    return _canvas_png(FigureCanvasAgg(plot))
-
-
-def _canvas_png(canvas) -> bytes:
-    buffer = io.BytesIO()
-    canvas.print_png(buffer)
-    return buffer.getvalue()
-
-
-def _png(grid: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid[:, :, :3]).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(plot)

@@ -53,7 +53,7 @@ class Explorer:
         if RunDirectory(self.run).detector_path.is_file():
             try:
                 self.detector = AnomalyDetector.load(self.run, device=device)
-                self.detector._reference()  # an older detector.json keeps no quantiles of its training scores
+                self.detector.training_reference()  # an older detector.json keeps no quantiles of its scores
             except GenlabError as error:  # a run that generates is still explored, its detector set aside
                 self.detector, self.detector_problem = None, str(error)
         self.saved_detector = self.detector is not None
@@ -200,7 +200,7 @@ class Explorer:
             parts = torch.as_tensor(self.detector.explain_inputs(x))
         else:  # a likelihood does not split into pixels: where the reconstruction misses instead
             parts = (reconstruction.float() - x.float()).square()
-        below = float(self.detector._reference().share_at_or_below(np.array([score]))[0])
+        below = float(self.detector.training_reference().share_at_or_below(np.array([score]))[0])
         return {"input": image_url(self.model, x[0]), "reconstruction": image_url(self.model, reconstruction[0]),
                 "denoised": image_url(self.model, denoise(self.model, x)[0]) if self.has_encoder else None,
                 "denoiser": "the denoising autoencoder" if self.model.capabilities.denoiser else
