@@ -234,8 +234,8 @@ def rank_plot(result: dict, path: Path) -> None:
     cd = result.get("critical_difference")
     if cd:
         axis.plot([1, 1 + cd], [k + 0.85, k + 0.85], color="k", lw=2)
-        axis.annotate(f"CD = {cd:.2f}", (1 + cd / 2, k + 0.85), xytext=(0, 4), textcoords="offset points",
-                      ha="center", fontsize=9)
+        axis.annotate(f"CD = {cd:.2f}", (1 + cd / 2, k + 0.85), xytext=(0, -5), textcoords="offset points",
+                      ha="center", va="top", fontsize=9)  # under the bar: above it, the axis' ticks
     axis.set_title(f"average AUROC rank over {result['sets']} ADBench sets (1 = best)", fontsize=10, pad=22)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -14,7 +14,9 @@ Protocol
   VAE(epoch_num=20: encoder 128-64-32, latent 2), their defaults otherwise (batch 32, Adam
   1e-3, own standardisation), and each again with `preprocessing=False` ("raw": inputs as
   given).
-- genlab (GENLAB below): its defaults (`AnomalyDetector()`, untouched); an autoencoder and a
+- genlab (GENLAB below): its defaults (`AnomalyDetector()`, untouched: convolutional members for
+  images, their size and score weight chosen on the training files alone by
+  benchmarks/anomaly_image_weight.py); an autoencoder and a
   VAE of exactly PyOD's sizes, epochs and batch ("equal capacity"); and the weighted
   reconstruction score at genlab's larger networks (512, 256 -> 16), which was devised after
   seeing per-class test results, so that row is not a clean held-out result.
@@ -49,7 +51,9 @@ from genlab.data import ensure_named_dataset, get_named_dataset, load_dataset
 # What chose this benchmark's settings, and on which data (recorded in the JSON).
 SELECTION = (
     "every detector setting is reported, none picked on the test set; genlab's defaults were chosen on the "
-    "development half of the ADBench tables (benchmarks/anomaly_tables.py), never on these images; the "
+    "development half of the ADBench tables (benchmarks/anomaly_tables.py) and, for images (the convolutional "
+    "members' size and training length and the score's reconstruction weight), on a development split of the "
+    "official training files (benchmarks/anomaly_image_weight.py), never on the test images; the "
     "weighted-reconstruction "
     "score and its floor were devised after seeing per-class test results of earlier runs, so its "
     "rows are not a clean held-out result"

@@ -546,11 +546,32 @@ def mutation(result: dict) -> list[str]:
     return lines + [machine_line(result)]
 
 
+def anomaly_image_weight(result: dict) -> list[str]:
+    p = result["protocol"]
+    table, chosen = result["summary"]["table"], result["summary"]["chosen"]
+    lines = ["## Anomaly detection on images: choosing the default's convolutional members (development split)", "",
+             f"Script: `benchmarks/anomaly_image_weight.py`. Fit: {p['fit']}; scored: {p['scored']}; AUROC with the "
+             f"fitted class normal, mean over the 10 classes; one fit per class (seed {p['seed']}), every scoring "
+             f"choice scored on the same fit. Candidates: "
+             + "; ".join(f"{name} ({settings})" for name, settings in p["candidates"].items())
+             + ". Score: w x the reconstruction z-score + (1 - w) x the code distance's (the mean distance to the "
+               "nearest training codes among at most `references` of them).", "",
+             "| candidate | references | neighbours | w | MNIST | Fashion-MNIST | mean |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, row in table.items():
+        candidate, choice = key.split(" | references/neighbours/w = ")
+        references, neighbours, w = choice.split("/")
+        mark = "**" if key == chosen else ""
+        lines.append(f"| {candidate} | {references} | {neighbours} | {w} | {row['mnist']:.4f} | {row['fashion-mnist']:.4f} "
+                     f"| {mark}{row['both']:.4f}{mark} |")
+    return lines + ["", f"Chosen (bold): {chosen}; it is scored on the official test images in the next table.", "",
+                    machine_line(result)]
+
+
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
              "app_compression": app_compression, "app_denoising": app_denoising, "app_inpainting": app_inpainting,
-             "app_anomaly": app_anomaly,
+             "app_anomaly": app_anomaly, "anomaly_image_weight": anomaly_image_weight,
              "app_anomaly_default": lambda result: app_anomaly(result, "Application: anomaly detection, genlab's default "
                                                                        "detector alone (3 seeds; the full table above)"),
              "anomaly_tables": anomaly_tables, "anomaly_speed": anomaly_speed,
@@ -575,8 +596,9 @@ EARLIER_SELECTION = {
 def selection_line(name: str, result: dict) -> str | None:
     """What chose the benchmark's settings: from its JSON, else as its script states it (older JSON)."""
     protocol = result.get("protocol", {})
-    if protocol.get("selection_protocol"):
-        return f"Selection protocol: {protocol['selection_protocol']}."
+    recorded = protocol.get("selection_protocol") or result.get("selection_protocol")
+    if recorded:
+        return f"Selection protocol: {recorded}."
     if isinstance(protocol.get("selection"), dict) and name != "robustness":
         return None  # rendered with the benchmark's own tables
     if name == "app_traffic" and isinstance(protocol.get("selection"), str):  # recorded under its first name

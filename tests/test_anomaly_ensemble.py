@@ -15,7 +15,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import check_estimator
 
 from genlab.apps import AnomalyDetector
-from genlab.apps.anomaly_defaults import MAX_STEPS, MIN_STEPS, ensemble_epochs
+from genlab.apps.anomaly_defaults import MAX_STEPS, MIN_STEPS, ensemble_epochs, training_overrides
+from genlab.apps.anomaly_ensemble import (
+    IMAGE_RECONSTRUCTION_WEIGHT,
+    TABLE_RECONSTRUCTION_WEIGHT,
+    EnsembleScore,
+)
 from genlab.cli import main
 from genlab.errors import GenlabError
 from genlab.models import create_model
@@ -116,6 +121,16 @@ def test_training_length_follows_the_data_size(rows, steps):
     assert steps[0] <= ensemble_epochs(rows, 128) * per_epoch <= steps[1]
 
 
+@pytest.mark.parametrize("rows, passes", [(100, 20), (6_000, 20), (60_000, 8), (10_000_000, 1)])
+def test_images_train_for_more_passes_within_a_bound(rows, passes):
+    assert ensemble_epochs(rows, 128, images=True) == passes
+    images = np.zeros((rows if rows < 1000 else 2, 16, 16), dtype=np.float32)
+    if rows < 1000:  # the detector takes the image length for image arrays, and the table length for tables
+        assert training_overrides(AnomalyDetector(), images)["train.epochs"] == passes
+        assert training_overrides(AnomalyDetector(arch="mlp"), images)["train.epochs"] == ensemble_epochs(rows, 128)
+        assert training_overrides(AnomalyDetector(), images.reshape(rows, -1))["train.epochs"] == ensemble_epochs(rows, 128)
+
+
 def test_pixels_share_one_scale_and_table_features_have_their_own():
     rng = np.random.default_rng(0)
     images = np.zeros((64, 1, 6, 6), dtype=np.float32)
@@ -138,8 +153,42 @@ def test_pixels_share_one_scale_and_table_features_have_their_own():
 
 def test_sizes_follow_the_data_width():
     narrow = create_model("ae-ensemble", data_shape=(4,), value_range="real")
-    wide = create_model("ae-ensemble", data_shape=(1, 28, 28))
+    wide = create_model("ae-ensemble", data_shape=(1, 28, 28), arch="mlp")
     assert narrow.config.latent_dim < 4 and wide.config.latent_dim == 32 and wide.config.hidden == 256
+
+
+@pytest.mark.parametrize("shape, arch", [((1, 28, 28), "conv"), ((3, 17, 18), "conv"), ((1, 12, 12), "mlp"),
+                                         ((12,), "mlp")])
+def test_images_get_convolutional_members_of_any_size(shape, arch):
+    model = create_model("ae-ensemble", data_shape=shape, members=3)
+    assert model.config.arch == arch
+    codes, reconstructions = model.members_forward(torch.randn(5, int(np.prod(shape))))
+    assert codes.shape == (3, 5, model.config.latent_dim) and reconstructions.shape == (3, 5, int(np.prod(shape)))
+
+
+def test_convolutional_members_are_independent():
+    model = create_model("ae-ensemble", data_shape=(2, 17, 16), members=3, channels=(4, 6))
+    u = torch.randn(7, 544)
+    codes, reconstructions = model.members_forward(u)
+    (codes[1].sum() + reconstructions[1].sum()).backward()  # member 1's outputs alone
+    for name, parameter in model.named_parameters():
+        grad = parameter.grad.reshape(3, -1)  # members are contiguous blocks of the first dimension
+        touched = [bool(grad[m].abs().sum() > 0) for m in range(3)]
+        assert touched == [False, True, False], name  # no weight of members 0 or 2 shapes member 1
+    # and each member's first convolution sees every colour of the image
+    first = model.conv.encoder[0].weight.grad.reshape(3, 4, 2, 4, 4)[1]
+    assert (first.abs().sum((0, 2, 3)) > 0).all()
+
+
+def test_detector_arch_chooses_the_members_and_refuses_mlp_widths_for_conv_members():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(40, 16, 16)).astype(np.float32)
+    assert AnomalyDetector(epochs=1).fit(images).model_.config.arch == "conv"
+    mlp = AnomalyDetector(epochs=1, arch="mlp", hidden=12).fit(images).model_
+    assert mlp.config.arch == "mlp" and mlp.config.hidden == 12
+    with pytest.raises(GenlabError, match="hidden .* convolutional") as caught:
+        AnomalyDetector(epochs=1, hidden=12).fit(images)
+    assert "\n" not in str(caught.value)
 
 
 def test_mismatched_settings_are_refused_in_one_line():
@@ -193,3 +242,31 @@ def test_cli_fit_flags_planted_outliers_and_the_saved_detector_round_trips(tmp_p
     tensors.unlink()
     with pytest.raises(GenlabError, match="detector.json is damaged"):
         AnomalyDetector.load(run, device="cpu")
+
+
+def test_reconstruction_weight_is_used_saved_and_defaults_for_older_files(tmp_path):
+    X, _ = correlated_with_outliers(normal=200, outliers=4)
+    detector = AnomalyDetector(epochs=2, random_state=0).fit(X)
+    score, model = detector.ensemble_, detector.model_
+    assert score.reconstruction_weight == TABLE_RECONSTRUCTION_WEIGHT
+    inputs = model.preprocess(X).cpu()
+    moved = EnsembleScore(**{**vars(score), "reference_codes": score.reference_codes + 1.0})
+    rescaled = EnsembleScore(**{**vars(score), "residual_variance": 3.0 * score.residual_variance})
+    with torch.no_grad():
+        for weight, unchanged_by, changed_by in ((1.0, moved, rescaled), (0.0, rescaled, moved)):
+            for candidate in (score, moved, rescaled):
+                candidate.reconstruction_weight = weight
+            base = score.scores(model, inputs)
+            assert torch.equal(unchanged_by.scores(model, inputs), base)  # the other part weighs nothing
+            assert not torch.allclose(changed_by.scores(model, inputs), base)
+
+    images = np.random.default_rng(0).uniform(size=(30, 16, 16)).astype(np.float32)
+    fitted = AnomalyDetector(epochs=1).fit(images, run_dir=tmp_path / "run")
+    assert fitted.ensemble_.reconstruction_weight == IMAGE_RECONSTRUCTION_WEIGHT
+    loaded = AnomalyDetector.load(tmp_path / "run")
+    assert loaded.ensemble_.reconstruction_weight == IMAGE_RECONSTRUCTION_WEIGHT
+    np.testing.assert_array_equal(loaded.anomaly_scores(images), fitted.anomaly_scores(images))
+    older = {name: value for name, value in fitted.ensemble_.tensors().items() if name != "reconstruction_weight"}
+    assert EnsembleScore.from_tensors(older, fitted.model_).reconstruction_weight == TABLE_RECONSTRUCTION_WEIGHT
+    with pytest.raises(GenlabError, match="reconstruction_weight"):
+        EnsembleScore.from_tensors(older | {"reconstruction_weight": torch.tensor([float("nan")])}, fitted.model_)

@@ -94,7 +94,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     columns and missing values (see genlab.data.tables), or the path of a file of them.
     `device` is where the model trains and scores: auto (a GPU when there is one), cpu,
     cuda, cuda:N or mps. `latent_dim`, `hidden` and `epochs` left at None are sized from the
-    data (genlab.apps.anomaly_defaults).
+    data (genlab.apps.anomaly_defaults). `arch="auto"` gives the ae-ensemble convolutional members
+    for images of at least 16x16 pixels and MLP members otherwise, and the other models MLPs.
 
     scikit-learn's conventions hold (clone, get_params, GridSearchCV, pipelines); PyOD's
     names are kept beside them: `decision_scores_` (the training records' anomaly scores),
@@ -103,7 +104,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     """
 
     def __init__(self, *, model: str = "ae-ensemble", score_by: str = "auto", contamination: float | str = 0.1,
-                 latent_dim: int | None = None, arch: str = "mlp", hidden: int | tuple[int, ...] | None = None,
+                 latent_dim: int | None = None, arch: str = "auto", hidden: int | tuple[int, ...] | None = None,
                  epochs: int | None = None,
                  batch_size: int = 128, lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5,
                  random_state: int = 0, device: str = "auto", verbose: bool = False):
@@ -137,8 +138,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             delattr(self, fitted)  # a refit starts clean: nothing of the last fit is kept by accident
         X = self._check_input(X, reset=True)
         overrides = training_overrides(self, X)
-        if self.model != "ae-ensemble":
-            overrides["model.arch"] = self.arch
         model = fit_on_arrays(self.model, X, overrides=overrides, seed=self.random_state, run_dir=run_dir,
                               progress=self.verbose, device=self.device)
         self._calibrate(model, X)

@@ -1,15 +1,20 @@
 """The anomaly score of an autoencoder ensemble (genlab.models.ensemble): genlab's default detector.
 
-Per member m, two robust z-scores, averaged over the members and then over the two:
+Per member m, two robust z-scores, averaged over the members and then weighed together:
 - reconstruction: the mean over features of each feature's squared residual divided by that
   feature's mean squared residual on the training data (so a feature the member reconstructs
   well everywhere counts more when it is missed);
 - code neighbourhood: the mean distance from the record's code to its 2nd..(k+1)th nearest
-  codes among up to REFERENCE_ROWS training records (the nearest is skipped for every record
+  codes among up to REFERENCE_ROWS training records (IMAGE_REFERENCE_ROWS for convolutional members) (the nearest is skipped for every record
   alike, so a training record does not find itself at distance 0 and a new one is treated
   the same way): a record far from every training code is unusual even when reconstructed well.
 Each is centred on its median over the training records and divided by its median absolute
-deviation (a robust z-score), which puts the members and the two parts on one scale.
+deviation (a robust z-score), which puts the members and the two parts on one scale. The
+reconstruction part weighs `reconstruction_weight` and the distance the rest: half each for MLP
+members (chosen on the development half of the ADBench tables), IMAGE_RECONSTRUCTION_WEIGHT for
+convolutional members (chosen on a development split of the MNIST and Fashion-MNIST training
+images, benchmarks/anomaly_image_weight.py), whose codes place an image among its kind better
+than its pixels' residuals do.
 
 Everything fitted here depends on the training inputs and `random_state` only (the reference
 records are a seeded draw), and a record's score on the record alone.
@@ -24,10 +29,13 @@ import torch
 from genlab.errors import GenlabError
 
 REFERENCE_ROWS = 2048  # training codes kept per member for the neighbourhood distance
+IMAGE_REFERENCE_ROWS = 8192  # the same for convolutional members (a class of images has thousands)
 NEIGHBOURS = 5
 BLOCK = 1024  # records per step of the residual sums
 RESIDUAL_FLOOR = 1e-6  # scaled units: a feature reconstructed perfectly in training does not divide by zero
 FIELDS = ("residual_variance", "reference_codes", "error_centre", "error_spread", "distance_centre", "distance_spread")
+TABLE_RECONSTRUCTION_WEIGHT = 0.5
+IMAGE_RECONSTRUCTION_WEIGHT = 0.1
 
 
 @dataclass
@@ -38,6 +46,7 @@ class EnsembleScore:
     error_spread: torch.Tensor
     distance_centre: torch.Tensor
     distance_spread: torch.Tensor
+    reconstruction_weight: float = TABLE_RECONSTRUCTION_WEIGHT  # the rest is the code distance's
 
     @classmethod
     @torch.no_grad()
@@ -52,9 +61,11 @@ class EnsembleScore:
             variance = variance.mean(1, keepdim=True).expand_as(variance).contiguous()
         variance = variance + RESIDUAL_FLOOR
         generator = torch.Generator().manual_seed(random_state)
-        chosen = torch.randperm(len(inputs), generator=generator)[:REFERENCE_ROWS].sort().values
+        chosen = torch.randperm(len(inputs), generator=generator)[:reference_rows(model)].sort().values
         codes = model.members_forward(model.scaled(inputs[chosen].to(model.device)))[0].cpu()
-        partial = cls(variance, codes, *[torch.zeros(model.config.members)] * 2, *[torch.ones(model.config.members)] * 2)
+        weight = IMAGE_RECONSTRUCTION_WEIGHT if model.config.arch == "conv" else TABLE_RECONSTRUCTION_WEIGHT
+        partial = cls(variance, codes, *[torch.zeros(model.config.members)] * 2, *[torch.ones(model.config.members)] * 2,
+                      weight)
         errors, distances = run(lambda x: torch.stack(partial.parts(model, x), 2), inputs).unbind(2)  # (N, M) each
         partial.error_centre, partial.error_spread = robust_centre(errors)
         partial.distance_centre, partial.distance_spread = robust_centre(distances)
@@ -81,8 +92,8 @@ class EnsembleScore:
         device = ratios.device
         centre = self.error_centre.to(device, torch.float64)[:, None, None]
         spread = self.error_spread.to(device, torch.float64)[:, None, None]
-        features = 0.5 * ((ratios - centre) / (width * spread)).mean(0)  # (B, D): the reconstruction half
-        rest = scores - features.sum(1)  # the code-distance half
+        features = self.reconstruction_weight * ((ratios - centre) / (width * spread)).mean(0)  # (B, D): its part
+        rest = scores - features.sum(1)  # the code distance's part
         raising = features.clamp(min=0)
         total = raising.sum(1, keepdim=True)
         weights = torch.where((rest[:, None] > 0) & (total > 0), raising / total.clamp(min=1e-300),
@@ -100,20 +111,22 @@ class EnsembleScore:
         return ratios, gaps.topk(neighbours + 1, dim=-1, largest=False).values[..., 1:].mean(-1)
 
     def _combined(self, errors: torch.Tensor, distances: torch.Tensor) -> torch.Tensor:
-        """(B, M) errors and distances -> (B,) scores: the mean of the two robust z-scores over the members."""
+        """(B, M) errors and distances -> (B,) scores: the members' mean robust z-scores of the two, weighed."""
         errors, distances = errors.double(), distances.double()
         device = errors.device
         errors = (errors - self.error_centre.to(device, torch.float64)) / self.error_spread.to(device, torch.float64)
         distances = (distances - self.distance_centre.to(device, torch.float64)) / self.distance_spread.to(device, torch.float64)
-        return 0.5 * errors.mean(1) + 0.5 * distances.mean(1)
+        weight = self.reconstruction_weight
+        return weight * errors.mean(1) + (1 - weight) * distances.mean(1)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name).float().contiguous() for name in FIELDS}
+        tensors = {name: getattr(self, name).float().contiguous() for name in FIELDS}
+        return tensors | {"reconstruction_weight": torch.tensor([self.reconstruction_weight], dtype=torch.float64)}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], model) -> EnsembleScore:
         """From detector.safetensors, each tensor's shape checked against the model (a ValueError names the first
-        that does not fit)."""
+        that does not fit). A file without reconstruction_weight (saved before it was one) weighs the parts alike."""
         members, width, code = model.config.members, model.centre.numel(), model.config.latent_dim
         expected = {"residual_variance": (members, width), "error_centre": (members,), "error_spread": (members,),
                     "distance_centre": (members,), "distance_spread": (members,)}
@@ -123,15 +136,24 @@ class EnsembleScore:
             value = tensors[name]
             shape = tuple(value.shape)
             if name == "reference_codes":
-                if len(shape) != 3 or shape[0] != members or shape[2] != code or not 2 <= shape[1] <= REFERENCE_ROWS:
-                    raise GenlabError(f"reference_codes has shape {shape}, not ({members}, 2..{REFERENCE_ROWS}, {code})")
+                rows = reference_rows(model)
+                if len(shape) != 3 or shape[0] != members or shape[2] != code or not 2 <= shape[1] <= rows:
+                    raise GenlabError(f"reference_codes has shape {shape}, not ({members}, 2..{rows}, {code})")
             elif shape != expected[name]:
                 raise GenlabError(f"{name} has shape {shape}, not {expected[name]}")
             if not torch.isfinite(value).all():
                 raise GenlabError(f"{name} holds a value that is not a finite number")
             if name.endswith(("spread", "variance")) and not (value > 0).all():
                 raise GenlabError(f"{name} holds a value that is not positive")
-        return cls(*(tensors[name].float() for name in FIELDS))
+        weight = tensors.get("reconstruction_weight", torch.tensor([TABLE_RECONSTRUCTION_WEIGHT]))
+        if weight.shape != (1,) or not 0.0 <= float(weight) <= 1.0:
+            raise GenlabError(f"reconstruction_weight is {weight.tolist()}, not one number in [0, 1]")
+        return cls(*(tensors[name].float() for name in FIELDS), float(weight))
+
+
+def reference_rows(model) -> int:
+    """How many training codes per member the code distance keeps, at most."""
+    return IMAGE_REFERENCE_ROWS if model.config.arch == "conv" else REFERENCE_ROWS
 
 
 def member_squared_residuals(model, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,11 @@ a compressor (chosen on the development half of benchmarks/anomaly_tables.py):
   feature from the training data, clipped to +-`clip`, so one extreme value cannot dominate;
   images' pixels share one unit, so they share one centre and scale (their mean and deviation).
 
+Images of at least 16x16 pixels (arch auto, or conv) get convolutional members instead
+(genlab.models.ensemble_conv, grouped convolutions): by default two of 32/64 channels, each on
+the whole batch and trained for longer (genlab.apps.anomaly_defaults), chosen on a development
+split of the MNIST and Fashion-MNIST training files (benchmarks/anomaly_image_weight.py).
+
 Reconstructions and codes are in those scaled units; `reconstruct(x)` maps the members' mean
 back to model inputs. The anomaly score built on top (residuals per feature and distances between
 codes) is genlab.apps.anomaly_ensemble's.
@@ -29,9 +34,11 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, ModelConfig, register_model
+from genlab.models.ensemble_conv import ConvMembers, fits_conv
 from genlab.models.nets import MAX_WIDTH
 
 MAX_MEMBERS = 256
+MLP_MEMBERS, CONV_MEMBERS = 8, 2  # the default counts: conv members are wider and trained longer (see the docstring)
 
 
 def data_width(data_shape) -> int:
@@ -49,22 +56,41 @@ def hidden_size(width: int) -> int:
 
 @dataclass
 class EnsembleConfig(ModelConfig):
-    members: int = 8
+    members: int = 0  # 0: 8 MLP members or 2 convolutional ones
     latent_dim: int = 0  # each member's code width; 0: from the data (code_size)
-    hidden: int = 0  # each member's hidden width; 0: from the data (hidden_size)
-    subsample: float = 0.5  # the share of each batch every member trains on (its own random draw)
+    hidden: int = 0  # each MLP member's hidden width; 0: from the data (hidden_size); conv members: 0
+    subsample: float = 0.0  # the share of each batch every member trains on (its own draw); 0: half (mlp), all (conv)
     trim_fraction: float = 0.1  # each member's worst-reconstructed share of its rows left out of the loss
     trim_start_step: int = 0  # the training step from which trimming applies (after a first fit of the bulk)
     clip: float = 10.0  # robustly scaled inputs are clipped to +-clip
+    arch: str = "auto"  # mlp or conv members; auto: conv for images of at least 16x16 pixels, mlp otherwise
+    channels: tuple[int, int] = (32, 64)  # conv members' channels after their first and second convolution
 
     def __post_init__(self) -> None:
         super().__post_init__()
         width = data_width(self.data_shape)
+        if self.arch == "auto":
+            self.arch = "conv" if fits_conv(self.data_shape) else "mlp"
+        if self.arch not in ("mlp", "conv"):
+            raise GenlabError(f"model.arch must be auto, mlp or conv for an ae-ensemble (got {self.arch!r})")
+        if self.arch == "conv" and not fits_conv(self.data_shape):
+            raise GenlabError(f"conv members need images (C, H, W) of at least 16x16 pixels (got data of shape "
+                              f"{self.data_shape}); use model.arch mlp")
+        if self.arch == "conv" and self.hidden:
+            raise GenlabError("hidden (model.hidden) sets the width of MLP members, and these images get convolutional "
+                              "ones (their widths are model.channels): leave hidden unset, or use arch mlp")
+        conv = self.arch == "conv"
+        self.members = self.members or (CONV_MEMBERS if conv else MLP_MEMBERS)
+        self.subsample = self.subsample or (1.0 if conv else 0.5)
         self.latent_dim = self.latent_dim or code_size(width)
-        self.hidden = self.hidden or hidden_size(width)
+        self.hidden = self.hidden or (hidden_size(width) if self.arch == "mlp" else 0)
+        channels = list(self.channels) if isinstance(self.channels, (list, tuple)) else [self.channels]
+        if len(channels) != 2 or not all(isinstance(c, int) and 1 <= c <= 1024 for c in channels):
+            raise GenlabError(f"model.channels must be two whole numbers in 1..1024 (got {self.channels!r})")
+        self.channels = tuple(channels)
         if not 1 <= self.members <= MAX_MEMBERS:
             raise GenlabError(f"model.members must be in 1..{MAX_MEMBERS} (got {self.members})")
-        for key in ("latent_dim", "hidden"):
+        for key in ("latent_dim", "hidden") if self.arch == "mlp" else ("latent_dim",):
             if not 1 <= getattr(self, key) <= MAX_WIDTH:
                 raise GenlabError(f"model.{key} must be in 1..{MAX_WIDTH:,} or 0 for a width from the data "
                                   f"(got {getattr(self, key)})")
@@ -88,7 +114,8 @@ class AutoencoderEnsemble(GenerativeModel):
         sizes = [width, config.hidden, config.latent_dim, config.hidden, width]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        self.conv = ConvMembers(members, config.data_shape, config.channels, config.latent_dim) if config.arch == "conv" else None
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]) if self.conv is None else ():
             bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default range, drawn per member
             self.weights.append(nn.Parameter(torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
@@ -128,6 +155,8 @@ class AutoencoderEnsemble(GenerativeModel):
 
     def members_forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Scaled features (B, D) -> every member's codes (M, B, code) and reconstructions (M, B, D)."""
+        if self.conv is not None:
+            return self.conv(u)
         out = u.unsqueeze(0).expand(self.config.members, -1, -1)
         codes = out
         last = len(self.weights) - 1

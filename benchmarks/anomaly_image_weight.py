@@ -1,0 +1,155 @@
+"""How the default detector's convolutional members are sized and their score weighed, chosen on development images.
+
+The default detector (an ensemble of small autoencoders, genlab.models.ensemble) gives images
+convolutional members and scores a record by two robust z-scores: how badly the members
+reconstruct it, and how far its codes lie from the training records' codes
+(genlab.apps.anomaly_ensemble). This script chooses the members' size and training length
+(CANDIDATES), the reconstruction part's weight w (the code distance gets 1 - w) and the
+code distance's references and neighbours without touching the official test images:
+
+- data: the official MNIST and Fashion-MNIST training files only. For each class c, fit on
+  the images of class c among the first 48,000, score images 48,000 to 59,999 (all classes),
+  AUROC with c normal; the mean over the 10 classes;
+- per candidate and class one fit (seed 0); every weight, reference count and neighbour count
+  is scored on the same fit;
+- chosen: the (candidate, references, neighbours, w) with the best mean of the two datasets' means. That choice is
+  then scored on the official test images by benchmarks/app_anomaly.py ("genlab defaults").
+
+Each finished (dataset, candidate, class) cell is saved to results/anomaly_image_weight.json at
+once with the code version; a rerun keeps the cells made by the same code and recomputes the rest.
+
+Run:  python benchmarks/anomaly_image_weight.py          (20 fits of about a minute on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+from _common import RESULTS, code_matches, code_version, machine, mirror_for, write_result
+from sklearn.metrics import roc_auc_score
+
+from genlab.apps import AnomalyDetector, anomaly_ensemble
+from genlab.apps.anomaly_defaults import training_overrides
+from genlab.apps.fitting import fit_on_arrays
+from genlab.data import ensure_named_dataset, get_named_dataset
+from genlab.data.config import DataConfig
+from genlab.data.dataset import read_raw
+
+DEV_FIT = 48_000  # official training images [0, DEV_FIT) are fitted on, [DEV_FIT, 60,000) scored
+WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+REFERENCES = (2048, 8192)  # training codes kept per member for the code distance (at most this many)
+NEIGHBOURS = (5,)  # how many nearest of them the distance averages
+CANDIDATES = {
+    # Fewer, wider members trained for 20 passes, each on the whole batch. The tables' settings (8 members of
+    # 16/32 channels, about 300 steps, half of each batch) trailed it on MNIST classes 2 to 4 by 0.01 to 0.02 AUROC
+    # at equal time per fit and were not run further.
+    "2 members, 32/64 channels, 20 epochs": {"model.members": 2, "model.channels": [32, 64], "train.epochs": 20,
+                                             "model.subsample": 1.0},
+}
+DEFAULTS = anomaly_ensemble.IMAGE_REFERENCE_ROWS, anomaly_ensemble.NEIGHBOURS
+SELECTION = ("chosen on the official training files only: fit on one class among images 0-47,999, scored on "
+             "images 48,000-59,999; the official test images are never used here")
+
+
+def development_split(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(fit images, fit labels, scored images, scored labels), images in [0, 1], from the official training file."""
+    ensure_named_dataset(get_named_dataset(dataset), mirror=mirror_for(dataset))
+    raw = read_raw(DataConfig(name=dataset))  # the official training file, in its published order
+    x, y = raw.x_train.astype(np.float32) / 255.0, np.asarray(raw.y_train)
+    return x[:DEV_FIT], y[:DEV_FIT], x[DEV_FIT:], y[DEV_FIT:]
+
+
+def weighted_aurocs(train: np.ndarray, scored: np.ndarray, normal: np.ndarray, settings: dict) -> dict[str, float]:
+    """Fit a default detector with `settings` on `train`; the AUROC on `scored` for every scoring choice, by
+    "references/neighbours/w"."""
+    detector = AnomalyDetector(random_state=0)
+    overrides = training_overrides(detector, train) | settings
+    if "train.epochs" in settings:  # trimming starts after the same share of the training as by default
+        steps = settings["train.epochs"] * -(-len(train) // detector.batch_size)
+        overrides["model.trim_start_step"] = int(0.2 * steps)
+    model = fit_on_arrays("ae-ensemble", train, overrides=overrides, seed=0)
+    inputs = model.preprocess(scored).cpu()
+    aurocs = {}
+    for references in REFERENCES:
+        for neighbours in NEIGHBOURS:
+            anomaly_ensemble.IMAGE_REFERENCE_ROWS, anomaly_ensemble.NEIGHBOURS = references, neighbours
+            for w, auroc in part_aurocs(model, train, inputs, normal).items():
+                aurocs[f"{references}/{neighbours}/{w}"] = auroc
+    anomaly_ensemble.IMAGE_REFERENCE_ROWS, anomaly_ensemble.NEIGHBOURS = DEFAULTS
+    return aurocs
+
+
+def part_aurocs(model, train: np.ndarray, inputs: torch.Tensor, normal: np.ndarray) -> dict[str, float]:
+    """The AUROC of the score calibrated on `train` for every reconstruction weight."""
+    score = AnomalyDetector.from_model(model, train, random_state=0).ensemble_
+    errors, distances = [], []
+    with torch.no_grad():
+        for start in range(0, len(inputs), 1000):
+            error, distance = score.parts(model, inputs[start:start + 1000])
+            errors.append(error)
+            distances.append(distance)
+    errors = ((torch.cat(errors) - score.error_centre) / score.error_spread).mean(1).double().numpy()
+    distances = ((torch.cat(distances) - score.distance_centre) / score.distance_spread).mean(1).double().numpy()
+    return {str(w): round(float(roc_auc_score(~normal, w * errors + (1 - w) * distances)), 4) for w in WEIGHTS}
+
+
+def summary(state: dict, datasets: list[str]) -> dict:
+    """Mean AUROC over the 10 classes per dataset, candidate and weight; the best (candidate, weight) by both."""
+    table = {}
+    choices = [f"{r}/{k}/{w}" for r in REFERENCES for k in NEIGHBOURS for w in WEIGHTS]
+    for candidate in CANDIDATES:
+        for w in choices:
+            means = {}
+            for dataset in datasets:
+                done = state.get(dataset, {}).get(candidate, {})
+                cells = [done[str(c)] for c in range(10) if str(c) in done]
+                if len(cells) == 10:
+                    means[dataset] = round(statistics.fmean(cell["auroc"][w] for cell in cells), 4)
+            if len(means) == len(datasets):
+                table[f"{candidate} | references/neighbours/w = {w}"] = means | {"both": round(statistics.fmean(means.values()), 4)}
+    best = max(table, key=lambda key: table[key]["both"]) if table else None
+    return {"table": table, "chosen": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES), metavar="NAME")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    path = RESULTS / "anomaly_image_weight.json"
+    state = json.loads(path.read_text()) if path.is_file() else {}
+    if state and not code_matches(state.get("code"), __file__):
+        print(f"results/{path.name} was made by other code: its cells are recomputed", flush=True)
+        state = {}
+    state.update({"benchmark": "anomaly_image_weight", "selection_protocol": SELECTION,
+                  "protocol": {"fit": f"class c among official training images 0-{DEV_FIT - 1}",
+                               "scored": f"official training images {DEV_FIT}-59,999", "seed": 0,
+                               "weights": list(WEIGHTS), "references": list(REFERENCES),
+                               "neighbours": list(NEIGHBOURS), "candidates": CANDIDATES}})
+    for dataset in args.datasets:
+        fit_x, fit_y, scored_x, scored_y = development_split(dataset)
+        for candidate in args.candidates:
+            cells = state.setdefault(dataset, {}).setdefault(candidate, {})
+            for normal in range(10):
+                if str(normal) in cells:
+                    continue
+                started = time.perf_counter()
+                aurocs = weighted_aurocs(fit_x[fit_y == normal], scored_x, scored_y == normal, CANDIDATES[candidate])
+                cells[str(normal)] = {"auroc": aurocs, "seconds": round(time.perf_counter() - started, 1)}
+                best = max(aurocs, key=aurocs.get)
+                print(f"{dataset} {candidate} class {normal}: best {best} {aurocs[best]}, default-like "
+                      f"2048/5/0.5 {aurocs['2048/5/0.5']} ({time.perf_counter() - started:.0f} s)", flush=True)
+                state["machine"], state["code"] = machine(), code_version(__file__)
+                state["summary"] = summary(state, args.datasets)
+                write_result("anomaly_image_weight", state)
+    print(json.dumps(state.get("summary"), indent=1))
+
+
+if __name__ == "__main__":
+    main()
