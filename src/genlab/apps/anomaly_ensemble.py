@@ -5,9 +5,10 @@ Per member m, two robust z-scores, averaged over the members and then weighed to
   feature's mean squared residual on the training data (so a feature the member reconstructs
   well everywhere counts more when it is missed);
 - code neighbourhood: the mean distance from the record's code to its 2nd..(k+1)th nearest
-  codes among up to REFERENCE_ROWS training records (IMAGE_REFERENCE_ROWS for convolutional members) (the nearest is skipped for every record
-  alike, so a training record does not find itself at distance 0 and a new one is treated
-  the same way): a record far from every training code is unusual even when reconstructed well.
+  codes among up to REFERENCE_ROWS training records, IMAGE_REFERENCE_ROWS for convolutional
+  members (the nearest is skipped for every record alike, so a training record does not find
+  itself at distance 0 and a new one is treated the same way): a record far from every training
+  code is unusual even when reconstructed well.
 Each is centred on its median over the training records and divided by its median absolute
 deviation (a robust z-score), which puts the members and the two parts on one scale. The
 reconstruction part weighs `reconstruction_weight` and the distance the rest: half each for MLP
