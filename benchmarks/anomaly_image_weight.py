@@ -34,7 +34,7 @@ from _common import RESULTS, code_matches, code_version, machine, mirror_for, wr
 from sklearn.metrics import roc_auc_score
 
 from genlab.apps import AnomalyDetector, anomaly_ensemble
-from genlab.apps.anomaly_defaults import training_overrides
+from genlab.apps.anomaly_defaults import TRIM_START, training_overrides
 from genlab.apps.fitting import fit_on_arrays
 from genlab.data import ensure_named_dataset, get_named_dataset
 from genlab.data.config import DataConfig
@@ -71,7 +71,7 @@ def weighted_aurocs(train: np.ndarray, scored: np.ndarray, normal: np.ndarray, s
     overrides = training_overrides(detector, train) | settings
     if "train.epochs" in settings:  # trimming starts after the same share of the training as by default
         steps = settings["train.epochs"] * -(-len(train) // detector.batch_size)
-        overrides["model.trim_start_step"] = int(0.2 * steps)
+        overrides["model.trim_start_step"] = int(TRIM_START * steps)
     model = fit_on_arrays("ae-ensemble", train, overrides=overrides, seed=0)
     inputs = model.preprocess(scored).cpu()
     aurocs = {}

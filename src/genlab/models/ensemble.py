@@ -73,24 +73,24 @@ class EnsembleConfig(ModelConfig):
             self.arch = "conv" if fits_conv(self.data_shape) else "mlp"
         if self.arch not in ("mlp", "conv"):
             raise GenlabError(f"model.arch must be auto, mlp or conv for an ae-ensemble (got {self.arch!r})")
-        if self.arch == "conv" and not fits_conv(self.data_shape):
+        conv = self.arch == "conv"
+        if conv and not fits_conv(self.data_shape):
             raise GenlabError(f"conv members need images (C, H, W) of at least 16x16 pixels (got data of shape "
                               f"{self.data_shape}); use model.arch mlp")
-        if self.arch == "conv" and self.hidden:
+        if conv and self.hidden:
             raise GenlabError("hidden (model.hidden) sets the width of MLP members, and these images get convolutional "
                               "ones (their widths are model.channels): leave hidden unset, or use arch mlp")
-        conv = self.arch == "conv"
         self.members = self.members or (CONV_MEMBERS if conv else MLP_MEMBERS)
         self.subsample = self.subsample or (1.0 if conv else 0.5)
         self.latent_dim = self.latent_dim or code_size(width)
-        self.hidden = self.hidden or (hidden_size(width) if self.arch == "mlp" else 0)
+        self.hidden = self.hidden or (0 if conv else hidden_size(width))
         channels = list(self.channels) if isinstance(self.channels, (list, tuple)) else [self.channels]
         if len(channels) != 2 or not all(isinstance(c, int) and 1 <= c <= 1024 for c in channels):
             raise GenlabError(f"model.channels must be two whole numbers in 1..1024 (got {self.channels!r})")
         self.channels = tuple(channels)
         if not 1 <= self.members <= MAX_MEMBERS:
             raise GenlabError(f"model.members must be in 1..{MAX_MEMBERS} (got {self.members})")
-        for key in ("latent_dim", "hidden") if self.arch == "mlp" else ("latent_dim",):
+        for key in ("latent_dim",) if conv else ("latent_dim", "hidden"):
             if not 1 <= getattr(self, key) <= MAX_WIDTH:
                 raise GenlabError(f"model.{key} must be in 1..{MAX_WIDTH:,} or 0 for a width from the data "
                                   f"(got {getattr(self, key)})")
