@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import yaml
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -189,6 +190,18 @@ def test_detector_arch_chooses_the_members_and_refuses_mlp_widths_for_conv_membe
     with pytest.raises(GenlabError, match="hidden .* convolutional") as caught:
         AnomalyDetector(epochs=1, hidden=12).fit(images)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("flags, arch, epochs", [((), "conv", 20), (("--arch", "mlp"), "mlp", 300),
+                                                 (("--set", "model.arch=mlp"), "mlp", 300)])
+def test_cli_fit_sizes_training_for_the_members_it_trains(tmp_path, flags, arch, epochs):
+    # 40 images in one batch: conv members train IMAGE_PASSES passes, mlp members MIN_STEPS steps
+    images = np.random.default_rng(0).uniform(size=(40, 16, 16)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    run = tmp_path / "run"
+    main(["detect", "fit", "--data", str(tmp_path / "images.npy"), "--run-dir", str(run), "--quiet", *flags])
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert (config["model"]["arch"], config["train"]["epochs"]) == (arch, epochs)
 
 
 def test_mismatched_settings_are_refused_in_one_line():

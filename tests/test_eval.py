@@ -11,7 +11,7 @@ from test_models import linear_gaussian_vae
 
 from genlab.errors import GenlabError
 from genlab.eval.likelihood import likelihood_metrics
-from genlab.eval.probes import probe_accuracy
+from genlab.eval.probes import KNN_NEIGHBOURS, probe_accuracy
 from genlab.eval.reconstruction import psnr, ssim
 from genlab.models.base import weights_sha256
 from genlab.models.reference import reference_classifier_dir
@@ -85,6 +85,7 @@ def test_eval_writes_every_applicable_group_with_its_protocol(digits_runs, tmp_p
                                          "dimensions": protocol["feature_space"]["dimensions"]}
     assert protocol["feature_space"]["dimensions"] > 8
     assert protocol["likelihood"]["k"] == 50 and protocol["generation"]["samples"] == 400
+    assert protocol["representation"]["knn_neighbours"] == KNN_NEIGHBOURS  # the record names what the probe used
     assert {"torch", "machine", "split", "examples", "seed", "model_sha256"} <= set(protocol)
     assert set(protocol["machine"]) == {"platform", "processor", "cpus", "torch_threads", "cuda"}
     assert metrics["likelihood"]["nll"] < -metrics["likelihood"]["elbo"]

@@ -153,6 +153,14 @@ def test_ema_is_checkpointed_and_restored_on_resume(tmp_path):
         assert torch.equal(straight[key], resumed[key]), key
 
 
+def test_the_ema_warm_up_counts_updates_exactly_in_long_runs():
+    model = create_model("gan", data_shape=(2,), value_range="real", hidden=[4], ema_decay=0.999)
+    model.ema_updates.fill_(2**24)  # past the integers a float32 counts exactly
+    model.after_update("generator")
+    model.after_update("discriminator")  # only generator updates count
+    assert int(model.ema_updates) == 2**24 + 1
+
+
 def test_unconditional_models_refuse_a_class():
     model = create_model("gan", data_shape=(4,), value_range="real")
     with pytest.raises(GenlabError, match="not conditional"):

@@ -7,7 +7,7 @@ from torch import nn
 
 import genlab
 from genlab.errors import GenlabError
-from genlab.models import VAE, create_model, list_models, load_model
+from genlab.models import GAN, VAE, create_model, list_models, load_model
 from genlab.models.vae import gaussian_kl
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (2, 7, 9), (3, 64, 48), (1, 5, 5)]
@@ -120,6 +120,13 @@ def test_damaged_weights_give_a_clear_error(tmp_path):
     (tmp_path / "other" / "model.safetensors").replace(weights)
     with pytest.raises(GenlabError, match="does not fit the model"):
         load_model(tmp_path)
+
+
+def test_a_model_class_loads_only_its_own_kind(tmp_path):
+    create_model("vae", data_shape=(6,), value_range="real").save_pretrained(tmp_path / "vae")
+    assert type(VAE.from_pretrained(tmp_path / "vae")) is VAE
+    with pytest.raises(GenlabError, match="holds a VAE, not a GAN"):
+        GAN.from_pretrained(tmp_path / "vae")
 
 
 def test_vae_is_a_registered_latent_model():

@@ -212,3 +212,27 @@ def test_time_limit_stops_mid_epoch_and_resume_finishes(tmp_path):
     assert (run / "model" / "model.safetensors").is_file()
     genlab.train(run_dir=run, resume=True, progress=False, overrides=["train.max_minutes=null"])
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3
+
+
+def test_checkpoints_every_few_epochs_resume_to_the_same_weights(tmp_path):
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
+    settings = [*QUICK, "train.log_every=1"]
+    genlab.train("ae", "digits", epochs=5, run_dir=reference, progress=False, overrides=settings)
+    steps_per_epoch = next(r for r in read_metrics(reference / "metrics.jsonl") if r.get("event") == "start")["steps_per_epoch"]
+
+    calls = []
+
+    def stop_in_the_fourth_epoch(model):  # a monitor runs at every logged step; this one fails mid-epoch 4
+        calls.append(1)
+        if len(calls) == int(3.5 * steps_per_epoch):
+            raise RuntimeError("stopped on purpose")
+        return {}
+
+    with pytest.raises(RuntimeError, match="stopped on purpose"):
+        genlab.train("ae", "digits", epochs=5, run_dir=stopped, progress=False, monitors=[stop_in_the_fourth_epoch],
+                     overrides=[*settings, "train.checkpoint_epochs=2"])
+    assert load_checkpoint(stopped / "checkpoints" / "last.pt")["epoch"] == 2  # epoch 3's end wrote nothing
+    genlab.train(run_dir=stopped, resume=True, progress=False)
+    assert load_checkpoint(stopped / "checkpoints" / "last.pt")["epoch"] == 5  # the last epoch always writes
+    expected, resumed = (load_file(run / "model" / "model.safetensors") for run in (reference, stopped))
+    assert expected.keys() == resumed.keys() and all(torch.equal(expected[k], resumed[k]) for k in expected)

@@ -68,7 +68,8 @@ CHANGES = [
 ]
 # settings that only log, show, place or time the work: they must leave the weights byte-identical
 NEUTRAL = [
-    ("train", "log_every", 1), ("train", "checkpoint_every", 2), ("train", "preview_samples", 16),
+    ("train", "log_every", 1), ("train", "checkpoint_every", 2), ("train", "checkpoint_epochs", 2),
+    ("train", "preview_samples", 16),
     ("train", "tensorboard", True), ("train", "progress", True), ("train", "max_minutes", 60.0),
     ("gan", "monitor_samples", 64),
 ]

@@ -35,6 +35,7 @@ TRIM_START = 0.2
 CODE_WIDTH = 8  # the other models' code width, at most half the features
 HIDDEN = (256, 64)  # the other models' hidden widths
 EPOCHS = 30  # the other models' epochs
+CHECKPOINTS = 10  # about this many in a saved run: hundreds of one-step epochs spent a third of a fit writing them
 
 
 def ensemble_epochs(rows: int, batch_size: int, images: bool = False) -> int:
@@ -56,8 +57,8 @@ def training_overrides(detector, X) -> dict:
         images = detector.arch in ("auto", "conv") and looks_like_images(shape)
         epochs = detector.epochs or ensemble_epochs(rows, detector.batch_size, images)
         steps = epochs * math.ceil(rows / min(detector.batch_size, rows))
-        settings.update({"train.epochs": epochs, "model.trim_start_step": int(TRIM_START * steps),
-                         "model.arch": detector.arch})
+        settings.update({"train.epochs": epochs, "train.checkpoint_epochs": max(1, epochs // CHECKPOINTS),
+                         "model.trim_start_step": int(TRIM_START * steps), "model.arch": detector.arch})
         if detector.latent_dim is not None:
             settings["model.latent_dim"] = detector.latent_dim
         if detector.hidden is not None:
@@ -71,6 +72,7 @@ def training_overrides(detector, X) -> dict:
     settings["model.latent_dim"] = detector.latent_dim or (max(1, min(CODE_WIDTH, width // 2)) if width else CODE_WIDTH)
     settings["model.hidden"] = widths(HIDDEN if detector.hidden is None else detector.hidden)
     settings["train.epochs"] = detector.epochs or EPOCHS
+    settings["train.checkpoint_epochs"] = max(1, settings["train.epochs"] // CHECKPOINTS)
     return settings
 
 

@@ -10,36 +10,40 @@ import numpy as np
 
 from genlab.api import run_data_config, train
 from genlab.apps.anomaly import AnomalyDetector
-from genlab.apps.anomaly_defaults import training_overrides
+from genlab.apps.anomaly_defaults import ENSEMBLE, training_overrides
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores, write_table
 from genlab.data.columns import Columns
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
+from genlab.settings import parse_overrides, read_config_file
 
 EXPLANATIONS = (".csv", ".npy")
 
 
 def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "ae-ensemble", score: str = "auto",
                      contamination: float | str = 0.1, epochs: int | None = None, latent_dim: int | None = None,
-                     seed: int = 0,
+                     arch: str = "auto", seed: int = 0,
                      config: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
                      progress: bool = True) -> AnomalyDetector:
     """Train `model` on every record of `data` into `run_dir` and save a calibrated detector beside it.
 
     What `genlab detect fit` does; the detector's `path_` is its detector.json. No record is held out
     unless the overrides ask for validation or test splits (data.val_fraction, data.test_fraction);
-    the threshold then comes from the training part only.
+    the threshold then comes from the training part only. A model.arch in `config` or `overrides` takes
+    the place of `arch`, so that the training length is sized for the members that are trained.
     """
+    arch = configured_arch(config, overrides, arch)
     detector = AnomalyDetector(model=model, contamination=contamination, score_by=score, latent_dim=latent_dim,
-                               epochs=epochs, random_state=seed)
+                               epochs=epochs, arch=arch, random_state=seed)
     detector._check_settings()
     if Path(run_dir).exists():
         raise GenlabError(f"run directory {run_dir} already exists; choose a new one")
     # sizes and length from the data; batch size, rate and widths are the run config's (or its overrides')
-    sized = {key: value for key, value in training_overrides(detector, data).items()
-             if key in ("train.epochs", "model.latent_dim", "model.trim_start_step")}
+    kept = ("train.epochs", "train.checkpoint_epochs", "model.latent_dim", "model.trim_start_step",
+            *(("model.arch",) if model == ENSEMBLE else ()))
+    sized = {key: value for key, value in training_overrides(detector, data).items() if key in kept}
     settings = ["data.val_fraction=0", "data.test_fraction=0", f"seed={seed}",
                 *(f"{key}={json.dumps(value)}" for key, value in sized.items())]
     trained = train(model, data, run_dir=run_dir, config=config, overrides=[*settings, *overrides], progress=progress,
@@ -48,6 +52,18 @@ def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "ae-ensembl
     detector.calibrate_on_inputs(trained, inputs)
     detector.path_ = detector.save(run_dir)
     return detector
+
+
+def configured_arch(config: str | Path | None, overrides: Sequence[str], arch: str) -> str:
+    """model.arch as the config file, then the overrides, set it (the last one given wins), else `arch`."""
+    if config is not None:
+        model_section = read_config_file(config).get("model")
+        if isinstance(model_section, dict) and "arch" in model_section:
+            arch = model_section["arch"]
+    for key, value in parse_overrides(overrides):
+        if key == "model.arch":
+            arch = value
+    return str(arch)
 
 
 def score_files(run_dir: str | Path, inputs: Sequence[str | Path], output: str | Path,

@@ -10,6 +10,7 @@ from typing import Any
 from genlab.api import train
 from genlab.data.memory import is_in_memory
 from genlab.errors import GenlabError
+from genlab.training.config import MAX_EPOCHS
 
 
 def fit_on_arrays(model_name: str, x: Any, *, overrides: Mapping[str, Any], seed: int = 0,
@@ -28,7 +29,9 @@ def fit_on_arrays(model_name: str, x: Any, *, overrides: Mapping[str, Any], seed
         if count < 2:
             raise GenlabError(f"X has {count} sample; at least 2 are needed to fit")
     with tempfile.TemporaryDirectory(prefix="genlab-fit-") as scratch:
+        # a scratch run is never resumed: its one checkpoint is the last epoch's
+        scratch_only = {} if run_dir else {"train.checkpoint_epochs": MAX_EPOCHS}
         settings = {"data.val_fraction": 0.0, "data.test_fraction": 0.0, "train.tensorboard": False,
-                    "train.preview_samples": 0, **overrides}
+                    "train.preview_samples": 0, **overrides, **scratch_only}
         return train(model_name, x, run_dir=run_dir or Path(scratch) / "run", config={"seed": seed},
                      overrides=settings, progress=progress, device=device)

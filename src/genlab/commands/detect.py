@@ -29,8 +29,12 @@ def register(commands, common) -> None:
                                                    "(every record is used, none held out)")
     fit.add_argument("--run-dir", required=True, help="where to write the run and its detector.json")
     fit.add_argument("--model", default="ae-ensemble",
-                     help="ae-ensemble (8 small autoencoders, robustly trained), ae, dae, sparse-ae or vae "
+                     help="ae-ensemble (small autoencoders, robustly trained: 8 fully connected ones, or 2 "
+                          "convolutional ones for images of at least 16x16 pixels), ae, dae, sparse-ae or vae "
                           "(default ae-ensemble)")
+    fit.add_argument("--arch", choices=("auto", "mlp", "conv"), default="auto",
+                     help="the networks: auto (convolutional for images of at least 16x16 pixels, fully connected "
+                          "otherwise), mlp or conv (default auto; model.arch in --config or --set wins)")
     fit.add_argument("--score", default="auto",
                      help="ensemble (ae-ensemble only), reconstruction, weighted-reconstruction, elbo, nll (vae), latent "
                           "or auto (default auto: ensemble for the ae-ensemble, nll for a vae, reconstruction otherwise)")
@@ -39,7 +43,8 @@ def register(commands, common) -> None:
                           "the training scores (modified z-score above 3.5, Iglewicz and Hoaglin) (default 0.1)")
     fit.add_argument("--epochs", type=whole(1, 10**6), default=None,
                      help="training epochs (default: from the data's size for the ae-ensemble, about 2 passes and "
-                          "300 to 1,000 steps (at least one pass); 30 for the other models)")
+                          "300 to 1,000 steps (at least one pass), or for its convolutional members 20 passes and at "
+                          "most 4,000 steps; 30 for the other models)")
     fit.add_argument("--latent-dim", type=whole(1, 65_536), default=None,
                      help="code dimensions (default: from the data's width; a quarter of the features, 2 to 32, for "
                           "the ae-ensemble's members, at most 8 and half the features for the other models)")
@@ -84,7 +89,7 @@ def contamination_share(text: str):
 def run_fit(args) -> None:
     detector = runs.fit_detector_run(
         args.data, args.run_dir, model=args.model, score=args.score, contamination=args.contamination, epochs=args.epochs,
-        latent_dim=args.latent_dim, seed=args.seed, config=args.config, overrides=args.overrides,
+        latent_dim=args.latent_dim, arch=args.arch, seed=args.seed, config=args.config, overrides=args.overrides,
         device=args.device, progress=progress(args))
     print(f"detector in {detector.path_}: score {detector.score_}, threshold {detector.threshold_:.6g} "
           f"({detector.labels_.mean():.1%} of the {len(detector.labels_):,} training records above it)")

@@ -20,9 +20,12 @@ from sklearn.preprocessing import StandardScaler
 
 from genlab.models.inference import encode_all
 
+KNN_NEIGHBOURS = 5
+LOGISTIC_ITERATIONS = 1000
+
 
 def probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                   neighbours: int = 5, max_iter: int = 1000) -> dict[str, float]:
+                   neighbours: int = KNN_NEIGHBOURS, max_iter: int = LOGISTIC_ITERATIONS) -> dict[str, float]:
     """Test accuracy of a standardised logistic regression and of a kNN classifier."""
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
     with warnings.catch_warnings():
@@ -33,7 +36,7 @@ def probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
 
 
 def representation_metrics(model, train_x, train_y, test_x, test_y, *, baselines: bool = True,
-                           neighbours: int = 5, seed: int = 0) -> dict:
+                           neighbours: int = KNN_NEIGHBOURS, seed: int = 0) -> dict:
     """Probe accuracies of the model's codes and, with `baselines`, of PCA of the same size and raw inputs.
 
     A conditional model (cvae) is given the true labels to encode with, as q(z|x,y) needs

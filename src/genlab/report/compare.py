@@ -42,7 +42,7 @@ from genlab.samplers import draw_samples
 
 # settings that change how a run is watched or where it runs, not what it learns
 NOT_RECIPE = {"train.progress", "train.tensorboard", "train.device", "train.log_every", "train.checkpoint_every",
-              "train.preview_samples", "train.compile", "train.flush_denormals", "data.root"}
+              "train.checkpoint_epochs", "train.preview_samples", "train.compile", "train.flush_denormals", "data.root"}
 
 
 def output_paths(output: str | Path) -> tuple[Path, Path, Path]:

@@ -32,6 +32,7 @@ class TrainConfig:
     max_minutes: float | None = None  # stop when this much time has passed (checked every log_every steps)
     log_every: int = 50  # steps between metric lines
     checkpoint_every: int = 0  # steps between checkpoints (0: at epoch ends only)
+    checkpoint_epochs: int = 1  # epochs between end-of-epoch checkpoints and model/ refreshes (the last always)
     preview_samples: int = 64  # images in the per-epoch sample and reconstruction grids
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     progress: bool = True  # progress bar on interactive terminals
@@ -55,12 +56,15 @@ class TrainConfig:
             raise GenlabError(f"train.device must be auto, cpu, cuda, cuda:N or mps (got {self.device[:40]!r})")
 
 
+MAX_EPOCHS = 10**6
+
 # (field, lowest, highest): bounds that keep a value meaningful and what it sizes allocatable
 LIMITS = (
-    ("epochs", 1, 10**6),
+    ("epochs", 1, MAX_EPOCHS),
     ("batch_size", 1, 2**31 - 1),  # cut down to the training split's size when larger
     ("log_every", 1, 2**31 - 1),
     ("checkpoint_every", 0, 2**31 - 1),
+    ("checkpoint_epochs", 1, MAX_EPOCHS),
     ("warmup_steps", 0, 2**31 - 1),
     ("step_epochs", 1, 10**6),
     ("preview_samples", 0, 1024),  # images drawn for each preview grid

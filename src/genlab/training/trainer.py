@@ -318,6 +318,9 @@ class Trainer:
         return Batch(batch.x[:half], batch.y[:half] if batch.y is not None else None)
 
     def _end_of_epoch(self, preview_batch: Batch | None) -> None:
+        cfg, epoch = self.config, self.position.epoch
+        if epoch % cfg.checkpoint_epochs and epoch < cfg.epochs and not self.out_of_time:
+            return  # a resume replays these epochs from the last checkpoint, to the same weights
         # the checkpoint first: a write that fails (a full disk) then leaves no model newer than what a resume continues
         self._save_checkpoint()
         if self.run is not None and self.dist.is_main:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genlab.eval.context import EvalContext
-from genlab.eval.probes import representation_metrics
+from genlab.eval.probes import KNN_NEIGHBOURS, LOGISTIC_ITERATIONS, representation_metrics
 from genlab.eval.registry import MetricGroup, register
 
 
@@ -11,7 +11,7 @@ def compute(context: EvalContext) -> dict:
     train_x, train_y = context.split_inputs("train", context.probe_train_size)
     context.protocol["representation"] = {
         "probe_train_examples": len(train_x), "probe_train_split": "train (first N)", "codes": "encoder means",
-        "knn_neighbours": 5, "logistic": "standardised, lbfgs, 1000 iterations"}
+        "knn_neighbours": KNN_NEIGHBOURS, "logistic": f"standardised, lbfgs, {LOGISTIC_ITERATIONS} iterations"}
     x, y = context.inputs
     return representation_metrics(context.model, train_x, train_y, x, y, seed=context.seed)
 
