@@ -193,7 +193,8 @@ def test_detector_arch_chooses_the_members_and_refuses_mlp_widths_for_conv_membe
 
 
 @pytest.mark.parametrize("flags, arch, epochs", [((), "conv", 20), (("--arch", "mlp"), "mlp", 300),
-                                                 (("--set", "model.arch=mlp"), "mlp", 300)])
+                                                 (("--set", "model.arch=mlp"), "mlp", 300),
+                                                 (("--model", "ae", "--arch", "linear"), "linear", 30)])
 def test_cli_fit_sizes_training_for_the_members_it_trains(tmp_path, flags, arch, epochs):
     # 40 images in one batch: conv members train IMAGE_PASSES passes, mlp members MIN_STEPS steps
     images = np.random.default_rng(0).uniform(size=(40, 16, 16)).astype(np.float32)

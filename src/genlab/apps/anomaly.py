@@ -75,7 +75,7 @@ from genlab.models.mixture import GaussianMixtureSampler
 
 SCORES = ("auto", "ensemble", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae-ensemble", "ae", "dae", "sparse-ae", "vae")
-ARCHS = ("auto", "mlp", "conv")
+ARCHS = ("auto", "mlp", "conv", "linear")  # linear: the other models only (one linear map each way)
 PER_FEATURE = ("ensemble", "reconstruction", "weighted-reconstruction")  # the scores explain() splits
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
 SCORE_CHUNK = 256  # records are scored in chunks of this many, the last padded: a record's score never depends

@@ -10,7 +10,7 @@ import numpy as np
 
 from genlab.api import run_data_config, train
 from genlab.apps.anomaly import AnomalyDetector
-from genlab.apps.anomaly_defaults import ENSEMBLE, training_overrides
+from genlab.apps.anomaly_defaults import training_overrides
 from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import write_scores, write_table
 from genlab.data.columns import Columns
@@ -41,8 +41,7 @@ def fit_detector_run(data: str, run_dir: str | Path, *, model: str = "ae-ensembl
     if Path(run_dir).exists():
         raise GenlabError(f"run directory {run_dir} already exists; choose a new one")
     # sizes and length from the data; batch size, rate and widths are the run config's (or its overrides')
-    kept = ("train.epochs", "train.checkpoint_epochs", "model.latent_dim", "model.trim_start_step",
-            *(("model.arch",) if model == ENSEMBLE else ()))
+    kept = ("train.epochs", "train.checkpoint_epochs", "model.latent_dim", "model.trim_start_step", "model.arch")
     sized = {key: value for key, value in training_overrides(detector, data).items() if key in kept}
     settings = ["data.val_fraction=0", "data.test_fraction=0", f"seed={seed}",
                 *(f"{key}={json.dumps(value)}" for key, value in sized.items())]

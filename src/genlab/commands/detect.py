@@ -32,9 +32,10 @@ def register(commands, common) -> None:
                      help="ae-ensemble (small autoencoders, robustly trained: 8 fully connected ones, or 2 "
                           "convolutional ones for images of at least 16x16 pixels), ae, dae, sparse-ae or vae "
                           "(default ae-ensemble)")
-    fit.add_argument("--arch", choices=("auto", "mlp", "conv"), default="auto",
-                     help="the networks: auto (convolutional for images of at least 16x16 pixels, fully connected "
-                          "otherwise), mlp or conv (default auto; model.arch in --config or --set wins)")
+    fit.add_argument("--arch", choices=("auto", "mlp", "conv", "linear"), default="auto",
+                     help="the networks: auto (for the ae-ensemble convolutional members for images of at least "
+                          "16x16 pixels, fully connected ones otherwise; mlp for the other models), mlp, conv or "
+                          "linear (not for the ae-ensemble) (default auto; a model.arch in --config or --set wins)")
     fit.add_argument("--score", default="auto",
                      help="ensemble (ae-ensemble only), reconstruction, weighted-reconstruction, elbo, nll (vae), latent "
                           "or auto (default auto: ensemble for the ae-ensemble, nll for a vae, reconstruction otherwise)")
