@@ -108,15 +108,17 @@ def gan_vs_reference(result: dict) -> list[str]:
              f"Script: `benchmarks/gan_vs_reference.py`. genlab: {p['genlab']}. reference-32: {p['reference-32']}. "
              f"reference-64: {p['reference-64']}. Equal time: {p['equal_time']}. Fréchet distance between "
              f"{p['samples']:,} samples and the {p['reference_images']} in the {p['feature_space']}; "
-             f"seeds {', '.join(map(str, seeds))}, mean ± sd.", "",
+             + (f"seeds {', '.join(map(str, seeds))}, mean ± sd." if len(seeds) > 1 else
+                f"seed {seeds[0]} only so far (the other seeds are still to run)."), "",
              "| dataset | model | budget | steps | seconds | FID (lower is better) | largest class | batch | precision | parameters (G) |",
              "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for name in ("mnist", "fashion-mnist"):
         rows = result["summary"].get(name, {})
         order = sorted(rows.values(), key=lambda r: (r["budget"] == "genlab's time", r["steps"], r["model"]))
         for r in order:
+            spread = f" ± {r['fid_sd']:.2f}" if r["seeds"] > 1 else ""
             lines.append(f"| {name} | {r['model']} | {r['budget']} | {r['steps']:,.0f} | {r['seconds']:,.0f} | "
-                         f"{r['fid']:.2f} ± {r['fid_sd']:.2f} | {100 * r['largest_class']:.1f}% | {r['batch_size']} | "
+                         f"{r['fid']:.2f}{spread} | {100 * r['largest_class']:.1f}% | {r['batch_size']} | "
                          f"{r['precision']} | {r['parameters']:,} |")
     grids = [f"![{k} {d}](results/gan_{k}_{d}.png)" for d in ("mnist", "fashion-mnist") if d in result["summary"]
              for k in ("genlab", "reference-32", "reference-64") if (RESULTS / f"gan_{k}_{d}.png").is_file()]

@@ -37,6 +37,10 @@ class TrainConfig:
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     progress: bool = True  # progress bar on interactive terminals
 
+    def writes_at_epoch_end(self, epochs_done: int) -> bool:
+        """Whether the end of this epoch writes a checkpoint and model/: every checkpoint_epochs, and the last."""
+        return epochs_done % self.checkpoint_epochs == 0 or epochs_done >= self.epochs
+
     def check(self) -> None:
         """Every value in its meaningful range (numbers already came in finite, whole ones in 64 bits)."""
         for key, low, high in LIMITS:

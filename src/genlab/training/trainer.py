@@ -146,7 +146,8 @@ class Trainer:
                 val_metrics = self.evaluate(val) if val is not None else {}
                 if log is not None and val_metrics:
                     log.write({"split": "val", "step": self.position.step, "epoch": self.position.epoch, **val_metrics})
-                self._end_of_epoch(preview_batch)
+                if cfg.writes_at_epoch_end(self.position.epoch) or self.out_of_time:  # a resume replays the others
+                    self._end_of_epoch(preview_batch)
                 self._say_epoch(val_metrics)
             if log is not None:
                 log.write({"split": "run", "step": self.position.step, "event": "end",
@@ -318,9 +319,6 @@ class Trainer:
         return Batch(batch.x[:half], batch.y[:half] if batch.y is not None else None)
 
     def _end_of_epoch(self, preview_batch: Batch | None) -> None:
-        cfg, epoch = self.config, self.position.epoch
-        if epoch % cfg.checkpoint_epochs and epoch < cfg.epochs and not self.out_of_time:
-            return  # a resume replays these epochs from the last checkpoint, to the same weights
         # the checkpoint first: a write that fails (a full disk) then leaves no model newer than what a resume continues
         self._save_checkpoint()
         if self.run is not None and self.dist.is_main:
