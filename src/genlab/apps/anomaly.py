@@ -75,7 +75,6 @@ from genlab.models.mixture import GaussianMixtureSampler
 
 SCORES = ("auto", "ensemble", "reconstruction", "weighted-reconstruction", "elbo", "nll", "latent")
 MODELS = ("ae-ensemble", "ae", "dae", "sparse-ae", "vae")
-ARCHS = ("auto", "mlp", "conv", "linear")  # linear: the other models only (one linear map each way)
 PER_FEATURE = ("ensemble", "reconstruction", "weighted-reconstruction")  # the scores explain() splits
 RESIDUAL_FLOOR = 0.01  # weighted-reconstruction: a fraction of the mean residual variance added to each
 SCORE_CHUNK = 256  # records are scored in chunks of this many, the last padded: a record's score never depends
@@ -336,8 +335,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             raise GenlabError(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
         if self.score_by not in SCORES:
             raise GenlabError(f"score_by must be one of {', '.join(SCORES)} (got {self.score_by!r})")
-        if self.arch not in ARCHS:
-            raise GenlabError(f"arch must be one of {', '.join(ARCHS)} (got {self.arch!r})")
         check_contamination(self.contamination)
         check_whole(self.k, "k", 1, MAX_DRAWS)
         check_whole(self.draws, "draws", 1, MAX_DRAWS)

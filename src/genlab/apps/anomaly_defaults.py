@@ -35,7 +35,7 @@ TRIM_START = 0.2
 CODE_WIDTH = 8  # the other models' code width, at most half the features
 HIDDEN = (256, 64)  # the other models' hidden widths
 EPOCHS = 30  # the other models' epochs
-CHECKPOINTS = 10  # about this many in a saved run: one per epoch made a 200-row fit (150 epochs of 2 steps) 5x slower
+CHECKPOINTS = 10  # about this many in a saved run: a small table's fit has hundreds of few-step epochs
 
 
 def ensemble_epochs(rows: int, batch_size: int, images: bool = False) -> int:
