@@ -181,6 +181,41 @@ def test_convolutional_members_are_independent():
     assert (first.abs().sum((0, 2, 3)) > 0).all()
 
 
+@pytest.mark.parametrize("rotations, turns", [(2, {0, 2}), (4, {0, 1, 2, 3})])
+def test_each_training_image_is_turned_whole_by_its_own_draw(rotations, turns):
+    model = create_model("ae-ensemble", data_shape=(2, 16, 16), rotations=rotations)
+    torch.manual_seed(0)
+    images = torch.randn(64, 2, 16, 16)
+    turned = model.turned(images.flatten(1)).reshape(64, 2, 16, 16)
+    found = []
+    for image, view in zip(images, turned):
+        matches = [k for k in range(4) if torch.equal(view, torch.rot90(image, k, (1, 2)))]
+        assert len(matches) == 1  # a whole turn of its own image, every colour alike
+        found.append(matches[0])
+    assert set(found) == turns
+
+
+def test_turned_images_are_restored_to_the_upright_image():
+    # members that copy their input lose nothing on upright images, and lose on turned ones: the target is upright
+    for rotations, lossless in ((1, True), (4, False)):
+        model = create_model("ae-ensemble", data_shape=(1, 16, 16), members=2, rotations=rotations, trim_fraction=0)
+        model.members_forward = lambda u: (u[None, :, :2].repeat(2, 1, 1), u[None].repeat(2, 1, 1))
+        torch.manual_seed(0)
+        loss = float(model(torch.rand(32, 1, 16, 16))["loss"])
+        assert (loss == 0.0) == lossless
+
+
+@pytest.mark.parametrize("settings, problem", [({"rotations": 3}, "must be 1"),
+                                               ({"rotations": 4, "arch": "mlp"}, "model.arch conv"),
+                                               ({"rotations": 4, "data_shape": (1, 16, 20)}, "square images")])
+def test_impossible_rotations_are_refused_in_one_line(settings, problem):
+    with pytest.raises(GenlabError, match=problem) as caught:
+        create_model("ae-ensemble", **({"data_shape": (1, 16, 16)} | settings))
+    assert "\n" not in str(caught.value)
+    half_turns = create_model("ae-ensemble", data_shape=(1, 16, 20), rotations=2)  # any image turns upside down
+    assert half_turns.config.rotations == 2
+
+
 def test_detector_arch_chooses_the_members_and_refuses_mlp_widths_for_conv_members():
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(40, 16, 16)).astype(np.float32)

@@ -65,6 +65,7 @@ class EnsembleConfig(ModelConfig):
     clip: float = 10.0  # robustly scaled inputs are clipped to +-clip
     arch: str = "auto"  # mlp or conv members; auto: conv for images of at least 16x16 pixels, mlp otherwise
     channels: tuple[int, int] = (32, 64)  # conv members' channels after their first and second convolution
+    rotations: int = 1  # conv members learn to restore images turned by a random multiple of 360/rotations degrees
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -88,6 +89,15 @@ class EnsembleConfig(ModelConfig):
         if len(channels) != 2 or not all(isinstance(c, int) and 1 <= c <= 1024 for c in channels):
             raise GenlabError(f"model.channels must be two whole numbers in 1..1024 (got {self.channels!r})")
         self.channels = tuple(channels)
+        if self.rotations not in (1, 2, 4):
+            raise GenlabError(f"model.rotations must be 1 (no turning), 2 (half turns) or 4 (quarter turns) "
+                              f"(got {self.rotations!r})")
+        if self.rotations > 1 and not conv:
+            raise GenlabError("model.rotations turns images for convolutional members: use model.arch conv, or "
+                              "model.rotations 1")
+        if self.rotations == 4 and self.data_shape[1] != self.data_shape[2]:
+            raise GenlabError(f"quarter turns (model.rotations 4) need square images (got {self.data_shape[1]}x"
+                              f"{self.data_shape[2]}); use model.rotations 2")
         if not 1 <= self.members <= MAX_MEMBERS:
             raise GenlabError(f"model.members must be in 1..{MAX_MEMBERS} (got {self.members})")
         for key in ("latent_dim",) if conv else ("latent_dim", "hidden"):
@@ -168,9 +178,19 @@ class AutoencoderEnsemble(GenerativeModel):
                 out = torch.relu(out)
         return codes, out
 
+    def turned(self, u: torch.Tensor) -> torch.Tensor:
+        """Scaled images (B, D), each turned by its own random multiple of 360/rotations degrees."""
+        images = u.reshape(len(u), *self.config.data_shape)
+        quarters = 4 // self.config.rotations  # quarter turns per step
+        views = torch.stack([torch.rot90(images, quarters * k, (2, 3)) for k in range(self.config.rotations)])
+        turns = torch.randint(self.config.rotations, (len(u),), device=u.device)
+        return views[turns, torch.arange(len(u), device=u.device)].reshape(len(u), -1)
+
     def forward(self, x, y=None, *, group="model", step=0):
         u = self.scaled(x)  # (B, D)
-        _, reconstructions = self.members_forward(u)
+        # restoring turned images: the target stays the upright image, so the members learn which way up their
+        # images belong, which an image of another kind does not tell them (scored upright)
+        _, reconstructions = self.members_forward(self.turned(u) if self.config.rotations > 1 else u)
         errors = (reconstructions - u).square().mean(-1)  # (M, B)
         chosen = torch.rand(errors.shape, device=errors.device) < self.config.subsample  # each member's rows
         counts = chosen.sum(1, keepdim=True)
