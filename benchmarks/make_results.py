@@ -548,6 +548,9 @@ def mutation(result: dict) -> list[str]:
     return lines + [machine_line(result)]
 
 
+IMAGE_WEIGHT_ROWS = 8  # rows per candidate in the image weight table
+
+
 def anomaly_image_weight(result: dict) -> list[str]:
     p = result["protocol"]
     table, chosen = result["summary"]["table"], result["summary"]["chosen"]
@@ -556,15 +559,22 @@ def anomaly_image_weight(result: dict) -> list[str]:
              f"fitted class normal, mean over the 10 classes; one fit per class (seed {p['seed']}), every scoring "
              f"choice scored on the same fit. Candidates: "
              + "; ".join(f"{name} ({settings})" for name, settings in p["candidates"].items())
-             + ". Score: w x the reconstruction z-score + (1 - w) x the code distance's (the mean distance to the "
-               "nearest training codes among at most `references` of them).", "",
-             "| candidate | references | neighbours | w | MNIST | Fashion-MNIST | mean |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for key, row in table.items():
+             + ". Score: each member's w x its reconstruction z-score + (1 - w) x its code distance's (the mean "
+               "distance to the nearest training codes among at most `references` of them), averaged over the "
+               "members; members that learnt to restore turned images weigh theirs by w_r. "
+             f"The {IMAGE_WEIGHT_ROWS} best choices of each candidate are shown (all in the JSON).", "",
+             "| candidate | references | neighbours | w | w_r | MNIST | Fashion-MNIST | mean |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    shown = {}
+    for key, row in sorted(table.items(), key=lambda item: -item[1]["both"]):
         candidate, choice = key.split(" | references/neighbours/w = ")
-        references, neighbours, w = choice.split("/")
-        mark = "**" if key == chosen else ""
-        lines.append(f"| {candidate} | {references} | {neighbours} | {w} | {row['mnist']:.4f} | {row['fashion-mnist']:.4f} "
-                     f"| {mark}{row['both']:.4f}{mark} |")
+        if len(shown.setdefault(candidate, [])) < IMAGE_WEIGHT_ROWS:
+            shown[candidate].append((key, choice.split("/"), row))
+    for rows in shown.values():
+        for key, (references, neighbours, w, *w_r), row in rows:
+            mark = "**" if key == chosen else ""
+            lines.append(f"| {key.split(' | ')[0]} | {references} | {neighbours} | {w} | {w_r[0] if w_r else '-'} "
+                         f"| {row['mnist']:.4f} | {row['fashion-mnist']:.4f} | {mark}{row['both']:.4f}{mark} |")
     return lines + ["", f"Chosen (bold): {chosen}; it is scored on the official test images in the next table.", "",
                     machine_line(result)]
 

@@ -19,6 +19,7 @@ from genlab.apps import AnomalyDetector
 from genlab.apps.anomaly_defaults import MAX_STEPS, MIN_STEPS, ensemble_epochs, training_overrides
 from genlab.apps.anomaly_ensemble import (
     IMAGE_RECONSTRUCTION_WEIGHT,
+    RESTORING_RECONSTRUCTION_WEIGHT,
     TABLE_RECONSTRUCTION_WEIGHT,
     EnsembleScore,
 )
@@ -195,14 +196,20 @@ def test_each_training_image_is_turned_whole_by_its_own_draw(rotations, turns):
     assert set(found) == turns
 
 
-def test_turned_images_are_restored_to_the_upright_image():
+def test_restoring_members_see_turned_images_and_the_others_upright_ones():
     # members that copy their input lose nothing on upright images, and lose on turned ones: the target is upright
     for rotations, lossless in ((1, True), (4, False)):
         model = create_model("ae-ensemble", data_shape=(1, 16, 16), members=2, rotations=rotations, trim_fraction=0)
-        model.members_forward = lambda u: (u[None, :, :2].repeat(2, 1, 1), u[None].repeat(2, 1, 1))
+        seen = []
+        model.members_forward = lambda u, seen=seen: (seen.append(u) or u[..., :2], u.expand(2, *u.shape[-2:]))
         torch.manual_seed(0)
-        loss = float(model(torch.rand(32, 1, 16, 16))["loss"])
+        x = torch.rand(32, 1, 16, 16)
+        loss = float(model(x)["loss"])
         assert (loss == 0.0) == lossless
+        inputs = seen[0].expand(2, *seen[0].shape[-2:])
+        upright = model.scaled(x)
+        assert torch.equal(inputs[0], upright)  # the first member always sees them upright
+        assert torch.equal(inputs[1], upright) == lossless
 
 
 @pytest.mark.parametrize("settings, problem", [({"rotations": 3}, "must be 1"),
@@ -224,6 +231,19 @@ def test_detector_arch_chooses_the_members_and_refuses_mlp_widths_for_conv_membe
     assert mlp.config.arch == "mlp" and mlp.config.hidden == 12
     with pytest.raises(GenlabError, match="hidden .* convolutional") as caught:
         AnomalyDetector(epochs=1, hidden=12).fit(images)
+    assert "\n" not in str(caught.value)
+
+
+def test_detector_rotations_reach_the_members_and_the_score():
+    images = np.random.default_rng(0).uniform(size=(40, 16, 16)).astype(np.float32)
+    upright = AnomalyDetector(epochs=1, rotations=1).fit(images)
+    assert upright.model_.config.rotations == 1 and upright.model_.config.restoring == 0
+    assert upright.ensemble_.reconstruction_weight.tolist() == [IMAGE_RECONSTRUCTION_WEIGHT] * 2
+    wide = np.random.default_rng(1).uniform(size=(40, 16, 20)).astype(np.float32)
+    half_turns = AnomalyDetector(epochs=1, rotations=2).fit(wide)  # not square: half turns only
+    assert half_turns.model_.config.rotations == 2 and half_turns.model_.config.restoring == 1
+    with pytest.raises(GenlabError, match="rotations") as caught:
+        AnomalyDetector(model="ae", rotations=4).fit(images)
     assert "\n" not in str(caught.value)
 
 
@@ -297,25 +317,48 @@ def test_reconstruction_weight_is_used_saved_and_defaults_for_older_files(tmp_pa
     X, _ = correlated_with_outliers(normal=200, outliers=4)
     detector = AnomalyDetector(epochs=2, random_state=0).fit(X)
     score, model = detector.ensemble_, detector.model_
-    assert score.reconstruction_weight == TABLE_RECONSTRUCTION_WEIGHT
+    assert score.reconstruction_weight.tolist() == [TABLE_RECONSTRUCTION_WEIGHT] * model.config.members
     inputs = model.preprocess(X).cpu()
     moved = EnsembleScore(**{**vars(score), "reference_codes": score.reference_codes + 1.0})
     rescaled = EnsembleScore(**{**vars(score), "residual_variance": 3.0 * score.residual_variance})
     with torch.no_grad():
         for weight, unchanged_by, changed_by in ((1.0, moved, rescaled), (0.0, rescaled, moved)):
             for candidate in (score, moved, rescaled):
-                candidate.reconstruction_weight = weight
+                candidate.reconstruction_weight = torch.full_like(score.reconstruction_weight, weight)
             base = score.scores(model, inputs)
             assert torch.equal(unchanged_by.scores(model, inputs), base)  # the other part weighs nothing
             assert not torch.allclose(changed_by.scores(model, inputs), base)
 
     images = np.random.default_rng(0).uniform(size=(30, 16, 16)).astype(np.float32)
     fitted = AnomalyDetector(epochs=1).fit(images, run_dir=tmp_path / "run")
-    assert fitted.ensemble_.reconstruction_weight == IMAGE_RECONSTRUCTION_WEIGHT
+    kinds = [IMAGE_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT]  # one upright member, one restoring
+    assert fitted.ensemble_.reconstruction_weight.tolist() == kinds
     loaded = AnomalyDetector.load(tmp_path / "run")
-    assert loaded.ensemble_.reconstruction_weight == IMAGE_RECONSTRUCTION_WEIGHT
+    assert loaded.ensemble_.reconstruction_weight.tolist() == kinds
     np.testing.assert_array_equal(loaded.anomaly_scores(images), fitted.anomaly_scores(images))
     older = {name: value for name, value in fitted.ensemble_.tensors().items() if name != "reconstruction_weight"}
-    assert EnsembleScore.from_tensors(older, fitted.model_).reconstruction_weight == TABLE_RECONSTRUCTION_WEIGHT
-    with pytest.raises(GenlabError, match="reconstruction_weight"):
-        EnsembleScore.from_tensors(older | {"reconstruction_weight": torch.tensor([float("nan")])}, fitted.model_)
+    assert EnsembleScore.from_tensors(older, fitted.model_).reconstruction_weight.tolist() == [0.5, 0.5]
+    single = EnsembleScore.from_tensors(older | {"reconstruction_weight": torch.tensor([0.25])}, fitted.model_)
+    assert single.reconstruction_weight.tolist() == [0.25, 0.25]  # one weight, saved before members had their own
+    for damaged in ([float("nan")], [0.5, 1.5], [0.1, 0.2, 0.3]):
+        with pytest.raises(GenlabError, match="reconstruction_weight"):
+            EnsembleScore.from_tensors(older | {"reconstruction_weight": torch.tensor(damaged)}, fitted.model_)
+
+
+def test_restoring_members_weigh_their_reconstruction_and_upright_ones_their_codes():
+    # a score mixes each member's own parts: changing the restoring member's residual scale moves the score as
+    # much as its weight says, and the upright member's codes as much as theirs
+    images = np.random.default_rng(1).uniform(size=(40, 16, 16)).astype(np.float32)
+    detector = AnomalyDetector(epochs=1).fit(images)
+    score, model = detector.ensemble_, detector.model_
+    assert model.config.restoring == 1 and model.config.rotations == 4
+    inputs = model.preprocess(images).cpu()
+    with torch.no_grad():
+        errors, distances = score.parts(model, inputs)
+        ez = (errors.double() - score.error_centre.double()) / score.error_spread.double()
+        dz = (distances.double() - score.distance_centre.double()) / score.distance_spread.double()
+        expected = (IMAGE_RECONSTRUCTION_WEIGHT * ez[:, 0] + (1 - IMAGE_RECONSTRUCTION_WEIGHT) * dz[:, 0]
+                    + RESTORING_RECONSTRUCTION_WEIGHT * ez[:, 1] + (1 - RESTORING_RECONSTRUCTION_WEIGHT) * dz[:, 1]) / 2
+        torch.testing.assert_close(score.scores(model, inputs), expected)
+        terms = score.terms(model, inputs)
+        torch.testing.assert_close(terms.sum(1), score.scores(model, inputs))

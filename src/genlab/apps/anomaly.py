@@ -96,6 +96,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     cuda, cuda:N or mps. `latent_dim`, `hidden` and `epochs` left at None are sized from the
     data (genlab.apps.anomaly_defaults). `arch="auto"` gives the ae-ensemble convolutional members
     for images of at least 16x16 pixels and MLP members otherwise, and the other models MLPs.
+    `rotations` (ae-ensemble, convolutional members): half of the members learn to restore images
+    turned by a random multiple of 360/rotations degrees to upright (4, the default for square
+    images; 2 for half turns); 1 turns none, as images that have no way up (textures, aerial views) want.
 
     scikit-learn's conventions hold (clone, get_params, GridSearchCV, pipelines); PyOD's
     names are kept beside them: `decision_scores_` (the training records' anomaly scores),
@@ -105,7 +108,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     def __init__(self, *, model: str = "ae-ensemble", score_by: str = "auto", contamination: float | str = 0.1,
                  latent_dim: int | None = None, arch: str = "auto", hidden: int | tuple[int, ...] | None = None,
-                 epochs: int | None = None,
+                 rotations: int | None = None, epochs: int | None = None,
                  batch_size: int = 128, lr: float = 1e-3, k: int = 100, draws: int = 10, components: int = 5,
                  random_state: int = 0, device: str = "auto", verbose: bool = False):
         self.model = model
@@ -114,6 +117,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.latent_dim = latent_dim
         self.arch = arch
         self.hidden = hidden
+        self.rotations = rotations
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -339,6 +343,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_whole(self.k, "k", 1, MAX_DRAWS)
         check_whole(self.draws, "draws", 1, MAX_DRAWS)
         check_ensemble_score(self.score_by, self.model == "ae-ensemble", self.model)
+        if self.rotations is not None and self.model != "ae-ensemble":
+            raise GenlabError(f"rotations sets what an ae-ensemble's convolutional members learn; a {self.model} "
+                              "takes none: leave rotations at None")
         if self.score_by in ("elbo", "nll") and self.model != "vae":
             raise GenlabError(f"score_by {self.score_by} needs a VAE; a {self.model} offers reconstruction, "
                               "weighted-reconstruction or latent")

@@ -61,6 +61,8 @@ def training_overrides(detector, X) -> dict:
                          "model.trim_start_step": int(TRIM_START * steps), "model.arch": detector.arch})
         if detector.latent_dim is not None:
             settings["model.latent_dim"] = detector.latent_dim
+        if detector.rotations is not None:
+            settings["model.rotations"] = detector.rotations
         if detector.hidden is not None:
             hidden = widths(detector.hidden)
             if len(hidden) != 1:

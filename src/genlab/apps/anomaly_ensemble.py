@@ -36,7 +36,8 @@ BLOCK = 1024  # records per step of the residual sums
 RESIDUAL_FLOOR = 1e-6  # scaled units: a feature reconstructed perfectly in training does not divide by zero
 FIELDS = ("residual_variance", "reference_codes", "error_centre", "error_spread", "distance_centre", "distance_spread")
 TABLE_RECONSTRUCTION_WEIGHT = 0.5
-IMAGE_RECONSTRUCTION_WEIGHT = 0.1
+IMAGE_RECONSTRUCTION_WEIGHT = 0.1  # upright convolutional members
+RESTORING_RECONSTRUCTION_WEIGHT = 1.0  # convolutional members that learnt to restore turned images
 
 
 @dataclass
@@ -47,7 +48,7 @@ class EnsembleScore:
     error_spread: torch.Tensor
     distance_centre: torch.Tensor
     distance_spread: torch.Tensor
-    reconstruction_weight: float = TABLE_RECONSTRUCTION_WEIGHT  # the rest is the code distance's
+    reconstruction_weight: torch.Tensor  # (M,): each member's reconstruction part's weight; the rest is its distance's
 
     @classmethod
     @torch.no_grad()
@@ -64,9 +65,8 @@ class EnsembleScore:
         generator = torch.Generator().manual_seed(random_state)
         chosen = torch.randperm(len(inputs), generator=generator)[:reference_rows(model)].sort().values
         codes = model.members_forward(model.scaled(inputs[chosen].to(model.device)))[0].cpu()
-        weight = IMAGE_RECONSTRUCTION_WEIGHT if model.config.arch == "conv" else TABLE_RECONSTRUCTION_WEIGHT
-        partial = cls(variance, codes, *[torch.zeros(model.config.members)] * 2, *[torch.ones(model.config.members)] * 2,
-                      weight)
+        members = model.config.members
+        partial = cls(variance, codes, *[torch.zeros(members)] * 2, *[torch.ones(members)] * 2, member_weights(model))
         errors, distances = run(lambda x: torch.stack(partial.parts(model, x), 2), inputs).unbind(2)  # (N, M) each
         partial.error_centre, partial.error_spread = robust_centre(errors)
         partial.distance_centre, partial.distance_spread = robust_centre(distances)
@@ -93,7 +93,8 @@ class EnsembleScore:
         device = ratios.device
         centre = self.error_centre.to(device, torch.float64)[:, None, None]
         spread = self.error_spread.to(device, torch.float64)[:, None, None]
-        features = self.reconstruction_weight * ((ratios - centre) / (width * spread)).mean(0)  # (B, D): its part
+        weight = self.reconstruction_weight.to(device, torch.float64)[:, None, None]
+        features = (weight * (ratios - centre) / (width * spread)).mean(0)  # (B, D): the reconstruction's part
         rest = scores - features.sum(1)  # the code distance's part
         raising = features.clamp(min=0)
         total = raising.sum(1, keepdim=True)
@@ -117,17 +118,18 @@ class EnsembleScore:
         device = errors.device
         errors = (errors - self.error_centre.to(device, torch.float64)) / self.error_spread.to(device, torch.float64)
         distances = (distances - self.distance_centre.to(device, torch.float64)) / self.distance_spread.to(device, torch.float64)
-        weight = self.reconstruction_weight
-        return weight * errors.mean(1) + (1 - weight) * distances.mean(1)
+        weight = self.reconstruction_weight.to(device, torch.float64)
+        return (weight * errors).mean(1) + ((1 - weight) * distances).mean(1)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         tensors = {name: getattr(self, name).float().contiguous() for name in FIELDS}
-        return tensors | {"reconstruction_weight": torch.tensor([self.reconstruction_weight], dtype=torch.float64)}
+        return tensors | {"reconstruction_weight": self.reconstruction_weight.double().contiguous()}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], model) -> EnsembleScore:
         """From detector.safetensors, each tensor's shape checked against the model (a ValueError names the first
-        that does not fit). A file without reconstruction_weight (saved before it was one) weighs the parts alike."""
+        that does not fit). A file without reconstruction_weight (saved before it was one) weighs the parts alike,
+        and one weight (saved before members had their own) is every member's."""
         members, width, code = model.config.members, model.centre.numel(), model.config.latent_dim
         expected = {"residual_variance": (members, width), "error_centre": (members,), "error_spread": (members,),
                     "distance_centre": (members,), "distance_spread": (members,)}
@@ -147,9 +149,18 @@ class EnsembleScore:
             if name.endswith(("spread", "variance")) and not (value > 0).all():
                 raise GenlabError(f"{name} holds a value that is not positive")
         weight = tensors.get("reconstruction_weight", torch.tensor([TABLE_RECONSTRUCTION_WEIGHT]))
-        if weight.shape != (1,) or not 0.0 <= float(weight) <= 1.0:
-            raise GenlabError(f"reconstruction_weight is {weight.tolist()}, not one number in [0, 1]")
-        return cls(*(tensors[name].float() for name in FIELDS), float(weight))
+        if weight.shape not in ((1,), (members,)) or not ((weight >= 0) & (weight <= 1)).all():
+            raise GenlabError(f"reconstruction_weight is {weight.tolist()}, not 1 or {members} numbers in [0, 1]")
+        return cls(*(tensors[name].float() for name in FIELDS), weight.double().expand(members).clone())
+
+
+def member_weights(model) -> torch.Tensor:
+    """(M,) float64: each member's reconstruction weight, by its kind: MLP, upright conv or restoring conv."""
+    if model.config.arch != "conv":
+        return torch.full((model.config.members,), TABLE_RECONSTRUCTION_WEIGHT, dtype=torch.float64)
+    weights = torch.full((model.config.members,), IMAGE_RECONSTRUCTION_WEIGHT, dtype=torch.float64)
+    weights[model.config.members - model.config.restoring:] = RESTORING_RECONSTRUCTION_WEIGHT
+    return weights
 
 
 def reference_rows(model) -> int:

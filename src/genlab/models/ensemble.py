@@ -65,7 +65,13 @@ class EnsembleConfig(ModelConfig):
     clip: float = 10.0  # robustly scaled inputs are clipped to +-clip
     arch: str = "auto"  # mlp or conv members; auto: conv for images of at least 16x16 pixels, mlp otherwise
     channels: tuple[int, int] = (32, 64)  # conv members' channels after their first and second convolution
-    rotations: int = 1  # conv members learn to restore images turned by a random multiple of 360/rotations degrees
+    rotations: int = 0  # the restoring members learn to undo turns of 360/rotations degrees (1: none); 0: quarter
+    # turns (4) for convolutional members on square images, none otherwise
+
+    @property
+    def restoring(self) -> int:
+        """How many members (the last ones) learn to restore turned images: half of them when there are turns."""
+        return self.members // 2 if self.rotations > 1 else 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -89,12 +95,18 @@ class EnsembleConfig(ModelConfig):
         if len(channels) != 2 or not all(isinstance(c, int) and 1 <= c <= 1024 for c in channels):
             raise GenlabError(f"model.channels must be two whole numbers in 1..1024 (got {self.channels!r})")
         self.channels = tuple(channels)
+        if self.rotations == 0:
+            square = conv and self.data_shape[1] == self.data_shape[2]
+            self.rotations = 4 if square and self.members >= 2 else 1
         if self.rotations not in (1, 2, 4):
-            raise GenlabError(f"model.rotations must be 1 (no turning), 2 (half turns) or 4 (quarter turns) "
+            raise GenlabError(f"model.rotations must be 1 (no turning), 2 (half turns), 4 (quarter turns) or 0 (auto) "
                               f"(got {self.rotations!r})")
         if self.rotations > 1 and not conv:
             raise GenlabError("model.rotations turns images for convolutional members: use model.arch conv, or "
                               "model.rotations 1")
+        if self.rotations > 1 and self.members < 2:
+            raise GenlabError("model.rotations needs at least 2 members: half of them learn to restore turned images, "
+                              "and the rest see them upright")
         if self.rotations == 4 and self.data_shape[1] != self.data_shape[2]:
             raise GenlabError(f"quarter turns (model.rotations 4) need square images (got {self.data_shape[1]}x"
                               f"{self.data_shape[2]}); use model.rotations 2")
@@ -164,10 +176,11 @@ class AutoencoderEnsemble(GenerativeModel):
         return ((x.flatten(1).float() - self.centre) / self.scale).clamp(-self.config.clip, self.config.clip)
 
     def members_forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scaled features (B, D) -> every member's codes (M, B, code) and reconstructions (M, B, D)."""
+        """Scaled features, (B, D) for all members or (M, B, D) one batch each -> every member's codes
+        (M, B, code) and reconstructions (M, B, D)."""
         if self.conv is not None:
             return self.conv(u)
-        out = u.unsqueeze(0).expand(self.config.members, -1, -1)
+        out = u if u.dim() == 3 else u.unsqueeze(0).expand(self.config.members, -1, -1)
         codes = out
         last = len(self.weights) - 1
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
@@ -186,11 +199,19 @@ class AutoencoderEnsemble(GenerativeModel):
         turns = torch.randint(self.config.rotations, (len(u),), device=u.device)
         return views[turns, torch.arange(len(u), device=u.device)].reshape(len(u), -1)
 
+    def training_inputs(self, u: torch.Tensor) -> torch.Tensor:
+        """What the members reconstruct u (B, D) from: u itself, or (M, B, D) where the restoring members (the
+        last ones) see each image turned by its own draw. The target stays upright, so they learn which way up
+        the normal images belong, which an image of another kind does not tell them; all are scored upright."""
+        restoring = self.config.restoring
+        if not restoring:
+            return u
+        upright = u.unsqueeze(0).expand(self.config.members - restoring, -1, -1)
+        return torch.cat([upright, torch.stack([self.turned(u) for _ in range(restoring)])])
+
     def forward(self, x, y=None, *, group="model", step=0):
         u = self.scaled(x)  # (B, D)
-        # restoring turned images: the target stays the upright image, so the members learn which way up their
-        # images belong, which an image of another kind does not tell them (scored upright)
-        _, reconstructions = self.members_forward(self.turned(u) if self.config.rotations > 1 else u)
+        _, reconstructions = self.members_forward(self.training_inputs(u))
         errors = (reconstructions - u).square().mean(-1)  # (M, B)
         chosen = torch.rand(errors.shape, device=errors.device) < self.config.subsample  # each member's rows
         counts = chosen.sum(1, keepdim=True)

@@ -49,12 +49,16 @@ class ConvMembers(nn.Module):
         self.out_bias = nn.Parameter(torch.empty(m, 1, flat).uniform_(-1, 1) / math.sqrt(code))
 
     def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scaled features (B, D) -> every member's codes (M, B, code) and reconstructions (M, B, D)."""
-        m, batch = self.members, len(u)
+        """Scaled features, (B, D) for all members or (M, B, D) one batch each -> every member's codes
+        (M, B, code) and reconstructions (M, B, D)."""
+        m, batch = self.members, u.shape[-2]
         colours, height, width = self.data_shape
-        images = u.reshape(batch, colours, height, width)
+        if u.dim() == 2:
+            images = u.reshape(batch, colours, height, width).repeat(1, m, 1, 1)
+        else:  # member m's colours side by side, as the grouped convolution reads them
+            images = u.reshape(m, batch, colours, height, width).transpose(0, 1).reshape(batch, m * colours, height, width)
         images = F.pad(images, (0, self.padded[1] - width, 0, self.padded[0] - height))
-        features = self.encoder(images.repeat(1, m, 1, 1))  # (B, M * second, h, w): member m's channels together
+        features = self.encoder(images)  # (B, M * second, h, w): member m's channels together
         features = features.reshape(batch, m, -1).transpose(0, 1)  # (M, B, flat)
         codes = torch.baddbmm(self.code_bias, features, self.code_weight)
         inner = torch.baddbmm(self.out_bias, codes, self.out_weight)  # (M, B, flat)
