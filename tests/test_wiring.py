@@ -42,6 +42,7 @@ CHANGES = [
     ("ae", "reconstruction_loss", "mse", {}),
     ("ae-ensemble", "members", 2, {}), ("ae-ensemble", "latent_dim", 3, {}), ("ae-ensemble", "hidden", 24, {"model.arch": "mlp"}),
     ("ae-ensemble", "arch", "mlp", {"side": 16}), ("ae-ensemble", "channels", [4, 8], {"side": 16}),  # conv members
+    ("ae-ensemble", "rotations", 1, {"side": 16}),  # square images: one of the 3 members restores quarter turns by default
     ("ae-ensemble", "subsample", 1.0, {}), ("ae-ensemble", "trim_fraction", 0.0, {}),
     ("ae-ensemble", "trim_start_step", 2, {}), ("ae-ensemble", "clip", 0.5, {}),
     ("dae", "noise", "masking", {}), ("dae", "noise_level", 0.6, {}),
