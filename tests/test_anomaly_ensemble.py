@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import check_estimator
 
+import genlab
 from genlab.apps import AnomalyDetector
 from genlab.apps.anomaly_defaults import MAX_STEPS, MIN_STEPS, ensemble_epochs, training_overrides
 from genlab.apps.anomaly_ensemble import (
@@ -362,3 +364,27 @@ def test_restoring_members_weigh_their_reconstruction_and_upright_ones_their_cod
         torch.testing.assert_close(score.scores(model, inputs), expected)
         terms = score.terms(model, inputs)
         torch.testing.assert_close(terms.sum(1), score.scores(model, inputs))
+
+
+def test_restoring_members_resume_to_the_same_weights(tmp_path):
+    # the turns are random draws: a run stopped mid-epoch resumes to the weights of one that was not stopped
+    images = np.random.default_rng(0).uniform(size=(96, 1, 16, 16)).astype(np.float32)
+    settings = ["train.batch_size=32", "train.log_every=1", "data.val_fraction=0", "data.test_fraction=0",
+                "train.preview_samples=0", "train.tensorboard=false"]
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
+    model = genlab.train("ae-ensemble", images, epochs=3, run_dir=reference, progress=False, overrides=settings)
+    assert model.config.restoring == 1
+    calls = []
+
+    def stop_in_the_second_epoch(model):  # runs at every step: 3 steps an epoch, this fails at the 5th
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("stopped on purpose")
+        return {}
+
+    with pytest.raises(RuntimeError, match="stopped on purpose"):
+        genlab.train("ae-ensemble", images, epochs=3, run_dir=stopped, progress=False,
+                     monitors=[stop_in_the_second_epoch], overrides=settings)
+    genlab.train(run_dir=stopped, resume=True, progress=False, data=images)
+    expected, resumed = (load_file(run / "model" / "model.safetensors") for run in (reference, stopped))
+    assert expected.keys() == resumed.keys() and all(torch.equal(expected[k], resumed[k]) for k in expected)
