@@ -23,6 +23,7 @@ from genlab.apps.anomaly_ensemble import (
     IMAGE_RECONSTRUCTION_WEIGHT,
     RESTORING_RECONSTRUCTION_WEIGHT,
     TABLE_RECONSTRUCTION_WEIGHT,
+    UPRIGHT_RECONSTRUCTION_WEIGHT,
     EnsembleScore,
 )
 from genlab.cli import main
@@ -333,7 +334,7 @@ def test_reconstruction_weight_is_used_saved_and_defaults_for_older_files(tmp_pa
 
     images = np.random.default_rng(0).uniform(size=(30, 16, 16)).astype(np.float32)
     fitted = AnomalyDetector(epochs=1).fit(images, run_dir=tmp_path / "run")
-    kinds = [IMAGE_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT]  # one upright member, one restoring
+    kinds = [UPRIGHT_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT]  # one upright member, one restoring
     assert fitted.ensemble_.reconstruction_weight.tolist() == kinds
     loaded = AnomalyDetector.load(tmp_path / "run")
     assert loaded.ensemble_.reconstruction_weight.tolist() == kinds
@@ -359,7 +360,7 @@ def test_restoring_members_weigh_their_reconstruction_and_upright_ones_their_cod
         errors, distances = score.parts(model, inputs)
         ez = (errors.double() - score.error_centre.double()) / score.error_spread.double()
         dz = (distances.double() - score.distance_centre.double()) / score.distance_spread.double()
-        expected = (IMAGE_RECONSTRUCTION_WEIGHT * ez[:, 0] + (1 - IMAGE_RECONSTRUCTION_WEIGHT) * dz[:, 0]
+        expected = (UPRIGHT_RECONSTRUCTION_WEIGHT * ez[:, 0] + (1 - UPRIGHT_RECONSTRUCTION_WEIGHT) * dz[:, 0]
                     + RESTORING_RECONSTRUCTION_WEIGHT * ez[:, 1] + (1 - RESTORING_RECONSTRUCTION_WEIGHT) * dz[:, 1]) / 2
         torch.testing.assert_close(score.scores(model, inputs), expected)
         terms = score.terms(model, inputs)

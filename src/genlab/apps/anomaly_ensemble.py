@@ -36,8 +36,9 @@ BLOCK = 1024  # records per step of the residual sums
 RESIDUAL_FLOOR = 1e-6  # scaled units: a feature reconstructed perfectly in training does not divide by zero
 FIELDS = ("residual_variance", "reference_codes", "error_centre", "error_spread", "distance_centre", "distance_spread")
 TABLE_RECONSTRUCTION_WEIGHT = 0.5
-IMAGE_RECONSTRUCTION_WEIGHT = 0.1  # upright convolutional members
-RESTORING_RECONSTRUCTION_WEIGHT = 1.0  # convolutional members that learnt to restore turned images
+IMAGE_RECONSTRUCTION_WEIGHT = 0.1  # convolutional members, none of them restoring turned images (model.rotations 1)
+# upright and restoring convolutional members side by side: the upright ones' codes alone, the restoring ones' both
+UPRIGHT_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT = 0.0, 0.5
 
 
 @dataclass
@@ -155,11 +156,14 @@ class EnsembleScore:
 
 
 def member_weights(model) -> torch.Tensor:
-    """(M,) float64: each member's reconstruction weight, by its kind: MLP, upright conv or restoring conv."""
-    if model.config.arch != "conv":
-        return torch.full((model.config.members,), TABLE_RECONSTRUCTION_WEIGHT, dtype=torch.float64)
-    weights = torch.full((model.config.members,), IMAGE_RECONSTRUCTION_WEIGHT, dtype=torch.float64)
-    weights[model.config.members - model.config.restoring:] = RESTORING_RECONSTRUCTION_WEIGHT
+    """(M,) float64: each member's reconstruction weight, by its kind: MLP, conv, or conv beside restoring members
+    (upright or restoring)."""
+    members, restoring = model.config.members, model.config.restoring if model.config.arch == "conv" else 0
+    if model.config.arch != "conv" or not restoring:
+        weight = IMAGE_RECONSTRUCTION_WEIGHT if model.config.arch == "conv" else TABLE_RECONSTRUCTION_WEIGHT
+        return torch.full((members,), weight, dtype=torch.float64)
+    weights = torch.full((members,), UPRIGHT_RECONSTRUCTION_WEIGHT, dtype=torch.float64)
+    weights[members - restoring:] = RESTORING_RECONSTRUCTION_WEIGHT
     return weights
 
 
