@@ -10,12 +10,14 @@ Per member m, two robust z-scores, averaged over the members and then weighed to
   itself at distance 0 and a new one is treated the same way): a record far from every training
   code is unusual even when reconstructed well.
 Each is centred on its median over the training records and divided by its median absolute
-deviation (a robust z-score), which puts the members and the two parts on one scale. The
-reconstruction part weighs `reconstruction_weight` and the distance the rest: half each for MLP
-members (chosen on the development half of the ADBench tables), IMAGE_RECONSTRUCTION_WEIGHT for
-convolutional members (chosen on a development split of the MNIST and Fashion-MNIST training
-images, benchmarks/anomaly_image_weight.py), whose codes place an image among its kind better
-than its pixels' residuals do.
+deviation (a robust z-score), which puts the members and the two parts on one scale. Each
+member's reconstruction part weighs its `reconstruction_weight` and its distance the rest, and
+the members are averaged: half each for MLP members (chosen on the development half of the
+ADBench tables); for convolutional members, chosen on a development split of the MNIST and
+Fashion-MNIST training images (benchmarks/anomaly_image_weight.py), the upright members' code
+distance alone (their codes place an image among its kind better than its pixels' residuals do)
+and half each for the members that restore turned images (a turned-looking or foreign image is
+restored badly), or IMAGE_RECONSTRUCTION_WEIGHT when no member restores.
 
 Everything fitted here depends on the training inputs and `random_state` only (the reference
 records are a seeded draw), and a record's score on the record alone.

@@ -16,7 +16,10 @@ a compressor (chosen on the development half of benchmarks/anomaly_tables.py):
 
 Images of at least 16x16 pixels (arch auto, or conv) get convolutional members instead
 (genlab.models.ensemble_conv, grouped convolutions): by default two of 32/64 channels, each on
-the whole batch and trained for longer (genlab.apps.anomaly_defaults), chosen on a development
+the whole batch and trained for longer (genlab.apps.anomaly_defaults). On square images the
+second half of them restore turned images (`rotations`): each training image reaches them
+turned by a random quarter turn and their target is the upright image, so they learn which way
+up the normal images belong; the first half see the images upright. Chosen on a development
 split of the MNIST and Fashion-MNIST training files (benchmarks/anomaly_image_weight.py).
 
 Reconstructions and codes are in those scaled units; `reconstruct(x)` maps the members' mean
