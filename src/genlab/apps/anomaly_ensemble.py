@@ -160,8 +160,8 @@ class EnsembleScore:
 def member_weights(model) -> torch.Tensor:
     """(M,) float64: each member's reconstruction weight, by its kind: MLP, conv, or conv beside restoring members
     (upright or restoring)."""
-    members, restoring = model.config.members, model.config.restoring if model.config.arch == "conv" else 0
-    if model.config.arch != "conv" or not restoring:
+    members, restoring = model.config.members, model.config.restoring  # only conv members restore
+    if not restoring:
         weight = IMAGE_RECONSTRUCTION_WEIGHT if model.config.arch == "conv" else TABLE_RECONSTRUCTION_WEIGHT
         return torch.full((members,), weight, dtype=torch.float64)
     weights = torch.full((members,), UPRIGHT_RECONSTRUCTION_WEIGHT, dtype=torch.float64)
