@@ -69,7 +69,7 @@ CANDIDATES = {
         "model.rotations": 4},
 }
 DEFAULTS = anomaly_ensemble.IMAGE_REFERENCE_ROWS, anomaly_ensemble.NEIGHBOURS
-RECORD_KEYS = ("protocol", "summary", "machine", "code", "cell_code")  # the JSON's keys that are not datasets
+RECORD_KEYS = ("protocol", "summary", "machine", "code", "cell_code", "made_by")  # the JSON's keys that are not datasets
 SELECTION = ("chosen on the official training files only: fit on one class among images 0-47,999, scored on "
              "images 48,000-59,999; the official test images are never used here")
 
@@ -150,14 +150,18 @@ def cell_code() -> dict:
 
 
 def kept_cells(state: dict) -> dict:
-    """`state` without the cells that other code or other candidate settings made."""
-    same_code = genlab_matches(state.get("code")) and state.get("cell_code") == json.loads(json.dumps(cell_code()))
+    """`state` without the cells that other code or other candidate settings made. Each candidate's cells carry
+    the code that made them (`made_by`; older files have one record for all)."""
     recorded = state.get("protocol", {}).get("candidates", {})
+    made_by = state.setdefault("made_by", {})
     dropped = 0
     for dataset in [key for key, value in state.items() if isinstance(value, dict) and key not in RECORD_KEYS]:
         for candidate in list(state[dataset]):
+            made = made_by.get(candidate, {"code": state.get("code"), "cell_code": state.get("cell_code")})
+            same_code = genlab_matches(made["code"]) and made["cell_code"] == json.loads(json.dumps(cell_code()))
             if not same_code or recorded.get(candidate) != json.loads(json.dumps(CANDIDATES.get(candidate))):
                 dropped += len(state[dataset].pop(candidate))
+                made_by.pop(candidate, None)
     if dropped:
         print(f"{dropped} recorded cells were made by other code or settings: they are recomputed", flush=True)
     return state
@@ -191,6 +195,7 @@ def main() -> None:
                 print(f"{dataset} {candidate} class {normal}: best {best} {aurocs[best]} "
                       f"({time.perf_counter() - started:.0f} s)", flush=True)
                 state["machine"], state["code"], state["cell_code"] = machine(), code_version(__file__), cell_code()
+                state["made_by"][candidate] = {"code": state["code"], "cell_code": state["cell_code"]}
                 state["summary"] = summary(state, args.datasets)
                 write_result("anomaly_image_weight", state)
     print(json.dumps(state.get("summary"), indent=1))

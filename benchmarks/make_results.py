@@ -575,6 +575,10 @@ def anomaly_image_weight(result: dict) -> list[str]:
             mark = "**" if key == chosen else ""
             lines.append(f"| {key.split(' | ')[0]} | {references} | {neighbours} | {w} | {w_r[0] if w_r else '-'} "
                          f"| {row['mnist']:.4f} | {row['fashion-mnist']:.4f} | {mark}{row['both']:.4f}{mark} |")
+    made = {name: record["code"]["genlab_sha256"][:12] for name, record in result.get("made_by", {}).items()}
+    if len(set(made.values())) > 1:  # candidates kept from a run of other genlab code (the next run remakes them)
+        lines += ["", "Genlab code (SHA-256 of its modules) that made each candidate's cells: "
+                  + "; ".join(f"{name}: {sha}" for name, sha in made.items()) + "."]
     return lines + ["", f"Chosen (bold): {chosen}; it is scored on the official test images in the next table.", "",
                     machine_line(result)]
 

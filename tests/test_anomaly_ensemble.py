@@ -29,6 +29,7 @@ from genlab.apps.anomaly_ensemble import (
 from genlab.cli import main
 from genlab.errors import GenlabError
 from genlab.models import create_model
+from genlab.models.ensemble import CONV_MEMBERS
 
 
 def correlated_with_outliers(normal=600, outliers=12, seed=0):
@@ -241,7 +242,7 @@ def test_detector_rotations_reach_the_members_and_the_score():
     images = np.random.default_rng(0).uniform(size=(40, 16, 16)).astype(np.float32)
     upright = AnomalyDetector(epochs=1, rotations=1).fit(images)
     assert upright.model_.config.rotations == 1 and upright.model_.config.restoring == 0
-    assert upright.ensemble_.reconstruction_weight.tolist() == [IMAGE_RECONSTRUCTION_WEIGHT] * 2
+    assert upright.ensemble_.reconstruction_weight.tolist() == [IMAGE_RECONSTRUCTION_WEIGHT] * CONV_MEMBERS
     wide = np.random.default_rng(1).uniform(size=(40, 16, 20)).astype(np.float32)
     half_turns = AnomalyDetector(epochs=1, rotations=2).fit(wide)  # not square: half turns only
     assert half_turns.model_.config.rotations == 2 and half_turns.model_.config.restoring == 1
@@ -334,16 +335,17 @@ def test_reconstruction_weight_is_used_saved_and_defaults_for_older_files(tmp_pa
 
     images = np.random.default_rng(0).uniform(size=(30, 16, 16)).astype(np.float32)
     fitted = AnomalyDetector(epochs=1).fit(images, run_dir=tmp_path / "run")
-    kinds = [UPRIGHT_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT]  # one upright member, one restoring
+    members = fitted.model_.config.members
+    kinds = [UPRIGHT_RECONSTRUCTION_WEIGHT] * (members - 1) + [RESTORING_RECONSTRUCTION_WEIGHT]  # the last restores
     assert fitted.ensemble_.reconstruction_weight.tolist() == kinds
     loaded = AnomalyDetector.load(tmp_path / "run")
     assert loaded.ensemble_.reconstruction_weight.tolist() == kinds
     np.testing.assert_array_equal(loaded.anomaly_scores(images), fitted.anomaly_scores(images))
     older = {name: value for name, value in fitted.ensemble_.tensors().items() if name != "reconstruction_weight"}
-    assert EnsembleScore.from_tensors(older, fitted.model_).reconstruction_weight.tolist() == [0.5, 0.5]
+    assert EnsembleScore.from_tensors(older, fitted.model_).reconstruction_weight.tolist() == [0.5] * members
     single = EnsembleScore.from_tensors(older | {"reconstruction_weight": torch.tensor([0.25])}, fitted.model_)
-    assert single.reconstruction_weight.tolist() == [0.25, 0.25]  # one weight, saved before members had their own
-    for damaged in ([float("nan")], [0.5, 1.5], [0.1, 0.2, 0.3]):
+    assert single.reconstruction_weight.tolist() == [0.25] * members  # one weight, saved before members had their own
+    for damaged in ([float("nan")], [0.5] * (members - 1) + [1.5], [0.1] * (members + 1)):
         with pytest.raises(GenlabError, match="reconstruction_weight"):
             EnsembleScore.from_tensors(older | {"reconstruction_weight": torch.tensor(damaged)}, fitted.model_)
 
@@ -360,8 +362,9 @@ def test_restoring_members_weigh_their_reconstruction_and_upright_ones_their_cod
         errors, distances = score.parts(model, inputs)
         ez = (errors.double() - score.error_centre.double()) / score.error_spread.double()
         dz = (distances.double() - score.distance_centre.double()) / score.distance_spread.double()
-        expected = (UPRIGHT_RECONSTRUCTION_WEIGHT * ez[:, 0] + (1 - UPRIGHT_RECONSTRUCTION_WEIGHT) * dz[:, 0]
-                    + RESTORING_RECONSTRUCTION_WEIGHT * ez[:, 1] + (1 - RESTORING_RECONSTRUCTION_WEIGHT) * dz[:, 1]) / 2
+        upright = UPRIGHT_RECONSTRUCTION_WEIGHT * ez[:, :-1] + (1 - UPRIGHT_RECONSTRUCTION_WEIGHT) * dz[:, :-1]
+        restoring = RESTORING_RECONSTRUCTION_WEIGHT * ez[:, -1] + (1 - RESTORING_RECONSTRUCTION_WEIGHT) * dz[:, -1]
+        expected = (upright.sum(1) + restoring) / model.config.members
         torch.testing.assert_close(score.scores(model, inputs), expected)
         terms = score.terms(model, inputs)
         torch.testing.assert_close(terms.sum(1), score.scores(model, inputs))

@@ -16,8 +16,8 @@ the members are averaged: half each for MLP members (chosen on the development h
 ADBench tables); for convolutional members, chosen on a development split of the MNIST and
 Fashion-MNIST training images (benchmarks/anomaly_image_weight.py), the upright members' code
 distance alone (their codes place an image among its kind better than its pixels' residuals do)
-and half each for the members that restore turned images (a turned-looking or foreign image is
-restored badly), or IMAGE_RECONSTRUCTION_WEIGHT when no member restores.
+and 0.7 reconstruction for the members that restore turned images (a turned-looking or foreign
+image is restored badly), or IMAGE_RECONSTRUCTION_WEIGHT when no member restores.
 
 Everything fitted here depends on the training inputs and `random_state` only (the reference
 records are a seeded draw), and a record's score on the record alone.
@@ -40,7 +40,7 @@ FIELDS = ("residual_variance", "reference_codes", "error_centre", "error_spread"
 TABLE_RECONSTRUCTION_WEIGHT = 0.5
 IMAGE_RECONSTRUCTION_WEIGHT = 0.1  # convolutional members, none of them restoring turned images (model.rotations 1)
 # upright and restoring convolutional members side by side: the upright ones' codes alone, the restoring ones' both
-UPRIGHT_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT = 0.0, 0.5
+UPRIGHT_RECONSTRUCTION_WEIGHT, RESTORING_RECONSTRUCTION_WEIGHT = 0.0, 0.7
 
 
 @dataclass

@@ -15,11 +15,11 @@ a compressor (chosen on the development half of benchmarks/anomaly_tables.py):
   images' pixels share one unit, so they share one centre and scale (their mean and deviation).
 
 Images of at least 16x16 pixels (arch auto, or conv) get convolutional members instead
-(genlab.models.ensemble_conv, grouped convolutions): by default two of 32/64 channels, each on
+(genlab.models.ensemble_conv, grouped convolutions): by default three of 32/64 channels, each on
 the whole batch and trained for longer (genlab.apps.anomaly_defaults). On square images the
-second half of them restore turned images (`rotations`): each training image reaches them
-turned by a random quarter turn and their target is the upright image, so they learn which way
-up the normal images belong; the first half see the images upright. Chosen on a development
+last `members // 2` of them (one of the three) restore turned images (`rotations`): each
+training image reaches them turned by a random quarter turn and their target is the upright image, so they learn which way
+up the normal images belong; the others see the images upright. Chosen on a development
 split of the MNIST and Fashion-MNIST training files (benchmarks/anomaly_image_weight.py).
 
 Reconstructions and codes are in those scaled units; `reconstruct(x)` maps the members' mean
@@ -41,7 +41,7 @@ from genlab.models.ensemble_conv import ConvMembers, fits_conv
 from genlab.models.nets import MAX_WIDTH
 
 MAX_MEMBERS = 256
-MLP_MEMBERS, CONV_MEMBERS = 8, 2  # the default counts: conv members are wider and trained longer (see the docstring)
+MLP_MEMBERS, CONV_MEMBERS = 8, 3  # the default counts: conv members are wider and trained longer (see the docstring)
 
 
 def data_width(data_shape) -> int:
@@ -73,7 +73,7 @@ class EnsembleConfig(ModelConfig):
 
     @property
     def restoring(self) -> int:
-        """How many members (the last ones) learn to restore turned images: half of them when there are turns."""
+        """How many members (the last ones) learn to restore turned images: members // 2 when there are turns."""
         return self.members // 2 if self.rotations > 1 else 0
 
     def __post_init__(self) -> None:
@@ -108,7 +108,7 @@ class EnsembleConfig(ModelConfig):
             raise GenlabError("model.rotations turns images for convolutional members: use model.arch conv, or "
                               "model.rotations 1")
         if self.rotations > 1 and self.members < 2:
-            raise GenlabError("model.rotations needs at least 2 members: half of them learn to restore turned images, "
+            raise GenlabError("model.rotations needs at least 2 members: one or more learn to restore turned images "
                               "and the rest see them upright")
         if self.rotations == 4 and self.data_shape[1] != self.data_shape[2]:
             raise GenlabError(f"quarter turns (model.rotations 4) need square images (got {self.data_shape[1]}x"
