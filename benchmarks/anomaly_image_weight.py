@@ -154,11 +154,12 @@ def kept_cells(state: dict) -> dict:
     the code that made them (`made_by`; older files have one record for all)."""
     recorded = state.get("protocol", {}).get("candidates", {})
     made_by = state.setdefault("made_by", {})
+    current = json.loads(json.dumps(cell_code()))  # as it reads back from the JSON
     dropped = 0
     for dataset in [key for key, value in state.items() if isinstance(value, dict) and key not in RECORD_KEYS]:
         for candidate in list(state[dataset]):
             made = made_by.get(candidate, {"code": state.get("code"), "cell_code": state.get("cell_code")})
-            same_code = genlab_matches(made["code"]) and made["cell_code"] == json.loads(json.dumps(cell_code()))
+            same_code = genlab_matches(made["code"]) and made["cell_code"] == current
             if not same_code or recorded.get(candidate) != json.loads(json.dumps(CANDIDATES.get(candidate))):
                 dropped += len(state[dataset].pop(candidate))
                 made_by.pop(candidate, None)
