@@ -1,0 +1,105 @@
+"""A folder of audio clips as a dataset of log-mel spectrograms, labels from subfolders or from file names.
+
+Labels come from class subfolders (as for image folders), or from each file's name by a regular
+expression (`label_pattern`, its first group or the group named `label`): the Free Spoken Digit
+Dataset names its clips `{digit}_{speaker}_{index}.wav`, so `^(\\d+)_` labels them by digit.
+`train/` and `test/` subfolders give the split. Every clip is read as mono at the front end's
+sample rate, cut or padded to its length, and transformed in batches (genlab.data.spectrogram).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.data.audio import AUDIO_SUFFIXES, fit_length, read_audio
+from genlab.data.limits import MAX_CLASSES, check_fits_in_memory
+from genlab.data.readers import RawArrays
+from genlab.data.spectrogram import Spectrogram
+from genlab.errors import GenlabError
+from genlab.settings import shown
+
+BATCH = 256  # clips per batch of the front end
+
+
+def audio_files(root: Path) -> list[Path]:
+    """The audio files under `root`, its class subfolders included, in a fixed order."""
+    try:
+        return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+                      and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    except OSError as error:
+        raise GenlabError(f"{root}: cannot be read ({error.strerror or error})") from None
+
+
+def pattern_labels(files: list[Path], pattern: str, classes: list[str] | None) -> tuple[np.ndarray, list[str]]:
+    """Each file's label from its name by `pattern`: (labels, class names sorted, numerically when all are numbers)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise GenlabError(f"data.label_pattern {pattern!r} is not a regular expression ({error})") from None
+    if compiled.groups == 0:
+        raise GenlabError(f"data.label_pattern {pattern!r} has no group: put the label in parentheses, e.g. ^(\\d+)_")
+    found = []
+    for file in files:
+        match = compiled.search(file.name)
+        if match is None:
+            raise GenlabError(f"{file.name}: does not match data.label_pattern {pattern!r}")
+        found.append(match.group("label") if "label" in compiled.groupindex else match.group(1))
+    if classes is None:
+        names = sorted(set(found))
+        classes = sorted(names, key=int) if all(name.isdigit() for name in names) else names
+    unknown = sorted(set(found) - set(classes))
+    if unknown:
+        raise GenlabError(f"labels {shown(unknown[:5])} are not among the training clips' labels")
+    if len(classes) > MAX_CLASSES:
+        raise GenlabError(f"{len(classes):,} labels, more than the {MAX_CLASSES:,} classes genlab takes")
+    index = {name: i for i, name in enumerate(classes)}
+    return np.array([index[name] for name in found], dtype=np.int64), classes
+
+
+def folder_labels(root: Path, files: list[Path], classes: list[str] | None) -> tuple[np.ndarray | None, list[str] | None]:
+    """Labels from class subfolders (None when the clips lie directly in `root`)."""
+    parents = [file.relative_to(root).parts[0] if len(file.relative_to(root).parts) > 1 else None for file in files]
+    if all(parent is None for parent in parents):
+        return None, classes
+    if any(parent is None for parent in parents):
+        raise GenlabError(f"{root}: holds clips both in class subfolders and beside them; move them into subfolders")
+    classes = classes or sorted(set(parents))
+    unknown = sorted(set(parents) - set(classes))
+    if unknown:
+        raise GenlabError(f"{root}: classes {shown(unknown[:5])} are not in the training folder")
+    index = {name: i for i, name in enumerate(classes)}
+    return np.array([index[name] for name in parents], dtype=np.int64), classes
+
+
+def spectrograms(files: list[Path], front: Spectrogram) -> np.ndarray:
+    """(N, 1, mels, frames) float32 log-mel spectrograms of the clips."""
+    check_fits_in_memory(len(files) * (front.samples + front.mels * front.frames) * 4, f"{len(files):,} clips")
+    out = np.empty((len(files), *front.shape), dtype=np.float32)
+    for start in range(0, len(files), BATCH):
+        chunk = files[start:start + BATCH]
+        waves = np.stack([fit_length(read_audio(file, front.rate)[0], front.samples) for file in chunk])
+        out[start:start + len(chunk)] = front(torch.from_numpy(waves)).numpy()
+    return out
+
+
+def read_clips(root: Path, front: Spectrogram, label_pattern: str | None, classes: list[str] | None):
+    files = audio_files(root)
+    if not files:
+        raise GenlabError(f"{root}: no audio clips found (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+    labels, classes = (pattern_labels(files, label_pattern, classes) if label_pattern
+                       else folder_labels(root, files, classes))
+    return spectrograms(files, front), labels, classes
+
+
+def read_audio_folder(path: Path, front: Spectrogram, label_pattern: str | None = None) -> RawArrays:
+    """A folder of clips as spectrograms; `train/` and `test/` subfolders give the split."""
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        x_train, y_train, classes = read_clips(path / "train", front, label_pattern, None)
+        x_test, y_test, _ = read_clips(path / "test", front, label_pattern, classes)
+        return RawArrays(x_train, y_train, x_test, y_test, classes)
+    x, y, classes = read_clips(path, front, label_pattern, None)
+    return RawArrays(x, y, class_names=classes)
