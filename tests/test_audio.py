@@ -69,7 +69,9 @@ def test_written_audio_reads_back_and_bad_targets_leave_nothing(tmp_path):
     write_audio(tmp_path / "out.wav", np.concatenate([wave, [3.0, -3.0]]), 8000)
     read, rate = read_audio(tmp_path / "out.wav")
     assert rate == 8000 and np.abs(read[:-2] - wave).max() < 1e-4 and read[-2] > 0.99 and read[-1] < -0.99
-    for bad in (tmp_path / "out.mp3", tmp_path / "no" / "such" / "out.wav"):
+    for bad, rate in ((tmp_path / "out.mp3", 8000), (tmp_path / "slow.wav", 10)):
         with pytest.raises(GenlabError):
-            write_audio(bad, wave, 8000)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+            write_audio(bad, wave, rate)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]  # no scratch file left behind
+    write_audio(tmp_path / "new" / "folder" / "out.flac", wave, 8000)  # folders are made
+    assert read_audio(tmp_path / "new" / "folder" / "out.flac")[0].shape == wave.shape

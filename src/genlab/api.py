@@ -113,6 +113,7 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
 
     dataset = _load_for_all_ranks(run_config, distributed, get_model_class(run_config.model_name).image_range, source)
     run_config.data.fingerprint = dataset.fingerprint  # the record a rerun or resume is checked against
+    run_config.data.audio = dataset.audio  # the front end as chosen, so new clips are transformed the same way
     _fit_batch_size(run_config, len(dataset.train) // distributed.world_size)
     torch.manual_seed(run_config.seed)  # the initial weights follow from the seed
     trained = build_model(run_config, dataset, specs)
@@ -201,6 +202,7 @@ def build_model(run_config: RunConfig, dataset: Dataset, networks: Mapping[str, 
         preprocessing=dataset.preprocessing.to_dict(),
         dataset=run_config.data.name,
         table=dataset.table.to_dict() if dataset.table is not None else None,
+        audio=dataset.audio,
         networks=dict(networks) if networks else None,
     )
     _check_model_fits(cls, config)

@@ -8,13 +8,12 @@ genlab without audio does not need it.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from genlab.errors import GenlabError
+from genlab.files import atomic_path
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
 MAX_SECONDS = 600.0  # one clip longer than this is refused: datasets hold clips, not recording sessions
@@ -24,7 +23,7 @@ MIN_RATE, MAX_RATE = 1_000, 384_000
 
 def soundfile_module():
     try:
-        import soundfile
+        import soundfile  # optional (genlab[audio]): only audio needs it
     except ImportError:  # also raised when the libsndfile library itself is missing
         raise GenlabError("reading audio needs the soundfile package: pip install soundfile") from None
     return soundfile
@@ -36,11 +35,10 @@ def check_rate(rate: int, what: str = "sample rate") -> int:
     return int(rate)
 
 
-def read_audio(path: str | Path, rate: int | None = None) -> tuple[np.ndarray, int]:
-    """(mono float32 waveform, its sample rate) of one audio file: channels averaged, resampled to `rate`
-    when one is given. A file that is not audio, is empty, too long or holds non-finite samples is refused."""
+def audio_info(path: str | Path):
+    """soundfile's description of one audio file (samplerate, frames, channels), checked: a file that is not
+    audio, is empty, too long, or has too many channels or an odd sample rate is refused in one line."""
     soundfile = soundfile_module()
-    path = Path(path)
     try:
         info = soundfile.info(str(path))
     except (RuntimeError, OSError) as error:  # soundfile's LibsndfileError is a RuntimeError
@@ -54,6 +52,15 @@ def read_audio(path: str | Path, rate: int | None = None) -> tuple[np.ndarray, i
         raise GenlabError(f"{path}: {info.frames / info.samplerate:,.0f} s long, more than the {MAX_SECONDS:.0f} s "
                           "a clip may last; cut it into clips first")
     check_rate(info.samplerate, f"{path}: its sample rate")
+    return info
+
+
+def read_audio(path: str | Path, rate: int | None = None) -> tuple[np.ndarray, int]:
+    """(mono float32 waveform, its sample rate) of one audio file: channels averaged, resampled to `rate`
+    when one is given. A file that is not audio, is empty, too long or holds non-finite samples is refused."""
+    soundfile = soundfile_module()
+    path = Path(path)
+    audio_info(path)
     try:
         samples, found_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, OSError) as error:
@@ -68,7 +75,7 @@ def read_audio(path: str | Path, rate: int | None = None) -> tuple[np.ndarray, i
 
 def resample(wave: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
     """The waveform at another sample rate: polyphase filtering (scipy), exact for rational ratios."""
-    from scipy.signal import resample_poly
+    from scipy.signal import resample_poly  # heavy to import, and only resampling needs it
 
     common = math.gcd(int(rate), int(new_rate))
     return resample_poly(wave, new_rate // common, rate // common).astype(np.float32)
@@ -83,22 +90,14 @@ def fit_length(wave: np.ndarray, length: int) -> np.ndarray:
 
 def write_audio(path: str | Path, wave: np.ndarray, rate: int) -> Path:
     """Write a mono waveform as 16-bit PCM (WAV, FLAC or OGG by the suffix), samples clipped to [-1, 1]. The
-    file appears whole or not at all: it is written beside and renamed into place."""
+    file appears whole or not at all (genlab.files.atomic_path); its folder is created."""
     soundfile = soundfile_module()
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in AUDIO_SUFFIXES:
         raise GenlabError(f"{path}: audio is written as {', '.join(sorted(AUDIO_SUFFIXES))}; give one of those suffixes")
-    if not path.parent.is_dir():
-        raise GenlabError(f"{path}: its folder {path.parent} does not exist; create it first")
     wave = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), -1.0, 1.0)
-    handle, temporary = tempfile.mkstemp(suffix=suffix, dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path, size=2 * len(wave)) as scratch:
         subtype = "VORBIS" if suffix == ".ogg" else "PCM_16"
-        soundfile.write(temporary, wave, check_rate(rate), subtype=subtype, format=suffix[1:].upper())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        soundfile.write(str(scratch), wave, check_rate(rate), subtype=subtype, format=suffix[1:].upper())
     return path

@@ -5,6 +5,8 @@ expression (`label_pattern`, its first group or the group named `label`): the Fr
 Dataset names its clips `{digit}_{speaker}_{index}.wav`, so `^(\\d+)_` labels them by digit.
 `train/` and `test/` subfolders give the split. Every clip is read as mono at the front end's
 sample rate, cut or padded to its length, and transformed in batches (genlab.data.spectrogram).
+The front end's settings not given (data.audio) are chosen from the training clips' rates and
+durations (genlab.data.spectrogram.choose_front_end).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlab.data.audio import AUDIO_SUFFIXES, fit_length, read_audio
+from genlab.data.audio import AUDIO_SUFFIXES, audio_info, fit_length, read_audio
 from genlab.data.limits import MAX_CLASSES, check_fits_in_memory
 from genlab.data.readers import RawArrays
-from genlab.data.spectrogram import Spectrogram
+from genlab.data.spectrogram import Spectrogram, choose_front_end
 from genlab.errors import GenlabError
 from genlab.settings import shown
 
@@ -86,20 +88,54 @@ def spectrograms(files: list[Path], front: Spectrogram) -> np.ndarray:
     return out
 
 
-def read_clips(root: Path, front: Spectrogram, label_pattern: str | None, classes: list[str] | None):
+def holds_audio(path: Path) -> bool:
+    """Whether a folder holds any audio file (it is then read as audio, not as images)."""
+    try:
+        return any(p.suffix.lower() in AUDIO_SUFFIXES for p in path.rglob("*"))
+    except OSError:
+        return False
+
+
+def clip_files(root: Path) -> list[Path]:
     files = audio_files(root)
     if not files:
         raise GenlabError(f"{root}: no audio clips found (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+    return files
+
+
+def fitted_front_end(files: list[Path], front: Spectrogram | dict | None) -> Spectrogram:
+    """`front` itself, or one chosen for these clips with the settings `front` gives."""
+    if isinstance(front, Spectrogram):
+        return front
+    if front and {"rate", "samples"} <= set(front):  # nothing left to learn from the clips
+        return choose_front_end([], [], front)
+    infos = [audio_info(file) for file in files]
+    return choose_front_end([info.samplerate for info in infos], [info.frames / info.samplerate for info in infos], front)
+
+
+def read_clips(root: Path, front: Spectrogram, label_pattern: str | None, classes: list[str] | None,
+               files: list[Path] | None = None):
+    files = files or clip_files(root)
     labels, classes = (pattern_labels(files, label_pattern, classes) if label_pattern
                        else folder_labels(root, files, classes))
     return spectrograms(files, front), labels, classes
 
 
-def read_audio_folder(path: Path, front: Spectrogram, label_pattern: str | None = None) -> RawArrays:
-    """A folder of clips as spectrograms; `train/` and `test/` subfolders give the split."""
-    if (path / "train").is_dir() and (path / "test").is_dir():
-        x_train, y_train, classes = read_clips(path / "train", front, label_pattern, None)
-        x_test, y_test, _ = read_clips(path / "test", front, label_pattern, classes)
-        return RawArrays(x_train, y_train, x_test, y_test, classes)
-    x, y, classes = read_clips(path, front, label_pattern, None)
-    return RawArrays(x, y, class_names=classes)
+def read_listed_clips(files: list[Path], labels: np.ndarray, test: np.ndarray, front: Spectrogram | dict | None) -> RawArrays:
+    """Clips listed with their labels and which of them are test clips (a named set of clips) as spectrograms."""
+    front = fitted_front_end(files, front)
+    x = spectrograms(files, front)
+    return RawArrays(x[~test], labels[~test], x[test], labels[test], audio=front.to_dict())
+
+
+def read_audio_folder(path: Path, front: Spectrogram | dict | None = None, label_pattern: str | None = None) -> RawArrays:
+    """A folder of clips as spectrograms; `train/` and `test/` subfolders give the split. `front` is the front end,
+    or the settings to keep (data.audio) while the rest are chosen from the training clips."""
+    split = (path / "train").is_dir() and (path / "test").is_dir()
+    files = clip_files(path / "train" if split else path)
+    front = fitted_front_end(files, front)
+    x_train, y_train, classes = read_clips(path / "train" if split else path, front, label_pattern, None, files)
+    if not split:
+        return RawArrays(x_train, y_train, class_names=classes, audio=front.to_dict())
+    x_test, y_test, _ = read_clips(path / "test", front, label_pattern, classes)
+    return RawArrays(x_train, y_train, x_test, y_test, classes, audio=front.to_dict())

@@ -40,6 +40,7 @@ class RawArrays:
     x_test: np.ndarray | None = None  # present when the source has its own test split
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
+    audio: dict | None = None  # audio read as spectrograms: the front end's settings (genlab.data.spectrogram)
 
 
 def read_idx(path: Path) -> np.ndarray:

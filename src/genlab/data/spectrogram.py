@@ -18,9 +18,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from genlab.data.audio import check_rate
 from genlab.errors import GenlabError
 
 MAX_FFT = 8192
+WINDOW_SECONDS = 0.032  # an analysis window of about 32 ms: the usual one for speech
+MAX_CHOSEN_SECONDS = 10.0  # a chosen clip length never exceeds this; data.audio.samples may
+FRAME_MULTIPLE = 16  # chosen lengths give a frame count divisible by 16, which strided networks halve cleanly
 
 
 def hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
@@ -34,7 +38,7 @@ def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class Spectrogram:
     rate: int = 8000  # Hz, the clips' sample rate
-    samples: int = 8000  # each clip's length in samples (cut or padded to it)
+    samples: int = 8128  # each clip's length in samples (cut or padded to it): 128 frames
     n_fft: int = 256
     hop: int = 64
     mels: int = 64
@@ -43,6 +47,7 @@ class Spectrogram:
     floor_db: float = -100.0  # power below this (relative to a full-scale sine's) is this
 
     def __post_init__(self) -> None:
+        check_rate(self.rate, "spectrogram rate")
         if not (isinstance(self.n_fft, int) and 16 <= self.n_fft <= MAX_FFT):
             raise GenlabError(f"spectrogram n_fft must be a whole number from 16 to {MAX_FFT} (got {self.n_fft!r})")
         if not (isinstance(self.hop, int) and 1 <= self.hop <= self.n_fft):
@@ -138,3 +143,24 @@ class Spectrogram:
             angles = angles / angles.abs().clamp(min=1e-12)
             previous = estimate
         return self.istft(magnitude * angles).clamp(-1.0, 1.0)
+
+
+def choose_front_end(rates: list[int], seconds: list[float], settings: dict | None = None) -> Spectrogram:
+    """The front end for clips of these sample rates and durations: `settings` (data.audio) as given, the rest
+    chosen from the clips: their most common rate, a window of about 32 ms (a power of two) with a hop of a
+    quarter of it, and a length that holds 99% of the clips whole (at most 10 s) and gives a frame count
+    divisible by 16."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(Spectrogram.__dataclass_fields__))
+    if unknown:
+        raise GenlabError(f"data.audio settings {unknown} are not known; known: {sorted(Spectrogram.__dataclass_fields__)}")
+    if "rate" not in settings:
+        settings["rate"] = max(set(rates), key=rates.count)
+    rate = check_rate(settings["rate"], "data.audio.rate")
+    n_fft = settings.setdefault("n_fft", min(MAX_FFT, 2 ** max(4, round(math.log2(WINDOW_SECONDS * rate)))))
+    hop = settings.setdefault("hop", max(1, n_fft // 4) if isinstance(n_fft, int) else 1)
+    if "samples" not in settings and isinstance(hop, int) and hop > 0:
+        longest = min(float(torch.quantile(torch.tensor(seconds, dtype=torch.float64), 0.99)), MAX_CHOSEN_SECONDS)
+        frames = math.ceil((longest * rate / hop + 1) / FRAME_MULTIPLE) * FRAME_MULTIPLE
+        settings["samples"] = max((frames - 1) * hop, n_fft if isinstance(n_fft, int) else 0)
+    return Spectrogram.from_dict(settings)

@@ -63,6 +63,7 @@ class ModelConfig:
     preprocessing: dict | None = derived(None)  # how raw data becomes inputs (genlab.data.Preprocessing)
     dataset: str | None = derived(None)  # the name or path of the training data
     table: dict | None = derived(None)  # a mixed-type table's column encoding (genlab.data.tables.TableEncoding)
+    audio: dict | None = derived(None)  # spectrograms of audio: the front end's settings (genlab.data.spectrogram)
     networks: dict | None = derived(None)  # user networks by role: {"encoder": {"class": ..., "config": ...}}
 
     def __post_init__(self) -> None:
