@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -102,6 +105,32 @@ def test_an_autoencoder_reconstructs_and_interpolates_clips_given_as_files(cli, 
     assert cli("reconstruct", run, "-n", "4", "-o", spectrograms)[0] == 0
     decibels = np.load(spectrograms)
     assert decibels.dtype == np.float32 and -100.0 <= decibels.min() and decibels.max() <= 10.0  # in dB, not bytes
+    # the report embeds clips to play: samples, then test clips beside their reconstructions
+    assert cli("report", run, "-o", tmp_path / "report.html")[0] == 0
+    page = (tmp_path / "report.html").read_text()
+    clips_in_page = re.findall(r"<audio controls src='data:audio/wav;base64,([^']+)'>", page)
+    assert "<h2>Listen</h2>" in page and len(clips_in_page) == 6 + 2 * 4 and "http" not in page.split("<h2>Listen")[1][:5000]
+    wave, rate = soundfile.read(io.BytesIO(base64.b64decode(clips_in_page[0])))
+    assert rate == RATE and len(wave) == Spectrogram.from_dict(yaml.safe_load((run / "config.yaml").read_text())["data"]["audio"]).samples
+
+
+def test_the_explorer_sends_clips_to_play_for_a_model_of_audio(tmp_path, clips):
+    pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
+    from fastapi.testclient import TestClient
+
+    import genlab
+    from genlab.serve.app import create_app
+
+    genlab.train("vae", str(clips), epochs=2, run_dir=tmp_path / "run", progress=False,
+                 overrides=[*QUICK, "data.audio={n_fft: 128, hop: 32, mels: 32}", "data.label_pattern=^([a-z]+)_"])
+    client = TestClient(create_app(tmp_path / "run"))
+    assert client.get("/api/info").json()["audio_rate"] == RATE
+    sampled = client.post("/api/sample", json={"count": 10, "seed": 1}).json()
+    assert sampled["image"].startswith("data:image/png") and len(sampled["audio"]) == 8  # at most 8 clips
+    wave, rate = soundfile.read(io.BytesIO(base64.b64decode(sampled["audio"][0].split(",", 1)[1])))
+    assert rate == RATE and len(wave) > 0.2 * RATE
+    morph = client.post("/api/interpolate", json={"first": 0, "second": 1, "steps": 3}).json()
+    assert len(morph["audio"]) == 1 and client.get("/api/example/0").json()["audio"][0].startswith("data:audio/wav")
 
 
 def test_audio_settings_on_other_data_and_a_broken_clip_are_refused_in_one_line(cli, tmp_path, clips):
@@ -133,3 +162,45 @@ def test_fsdd_is_fetched_from_a_mirror_folder_checked_and_split_by_take(cli):
     assert len(data.test) == 300 and len(data.train) + len(data.val) == 2700 and data.test_split == "published"
     assert data.audio == Spectrogram().to_dict()  # the default front end: 8 kHz, 1.016 s, 64 mels
     assert (data.test.y.bincount() == 30).all()  # five takes of each digit by each of six speakers
+
+
+def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Scale-invariant signal-to-distortion ratio in dB."""
+    target = reference * (estimate @ reference) / (reference @ reference)
+    return float(10 * np.log10((target @ target) / ((estimate - target) @ (estimate - target))))
+
+
+def test_a_dae_trained_on_white_noise_denoises_a_noisy_clip_keeping_its_length_and_rate(cli, tmp_path, clips):
+    run = train(cli, tmp_path, "dae", clips, "--set", "model.noise=white", "--set", "model.snr_db=[-5,10]",
+                "--set", "model.latent_dim=16", epochs=40)
+    rng = np.random.default_rng(1)
+    clean = tone(PITCH["low"], 0.23, rng)
+    noise = rng.standard_normal(len(clean)).astype(np.float32)
+    noise *= np.sqrt((clean @ clean) / (noise @ noise))  # 0 dB
+    soundfile.write(tmp_path / "noisy.wav", clean + noise, RATE, subtype="FLOAT")
+    code, out, err = cli("denoise", run, tmp_path / "noisy.wav", "-o", tmp_path / "clean.wav")
+    assert code == 0, err
+    denoised, rate = soundfile.read(tmp_path / "clean.wav")
+    assert rate == RATE and len(denoised) == len(clean)
+    assert si_sdr(denoised, clean) > si_sdr(clean + noise, clean) + 3.0  # the model took noise out, not the tone
+    code, _, err = cli("denoise", run, tmp_path / "noisy.wav", clips / "low_1.wav", "-o", tmp_path / "one.wav")
+    assert code != 0 and "folder" in err and not (tmp_path / "one.wav").exists()
+    code, _, err = cli("train", "dae", "--data", "digits", "--epochs", "1", "-q", "--set", "model.noise=white")
+    assert code != 0 and "train on audio" in err
+
+
+def test_recorded_noise_is_kept_with_the_model_which_then_needs_the_recording_no_more(cli, tmp_path, clips):
+    hum = tmp_path / "hum.wav"
+    t = np.arange(RATE) / RATE
+    soundfile.write(hum, 0.3 * np.sin(2 * np.pi * 150.0 * t) + 0.05 * np.random.default_rng(2).standard_normal(RATE), RATE)
+    run = train(cli, tmp_path, "dae", clips, "--set", "model.noise=recorded", "--set", f"model.noise_file={hum}",
+                epochs=2)
+    hum.unlink()
+    import genlab
+
+    model = genlab.load(run)
+    assert model.noise_spectrum.shape[1] == model.config.noise_frames > 100 and model.noise_spectrum.max() > 0
+    code, _, err = cli("denoise", run, clips / "high_2.wav", "-o", tmp_path / "out" / "high_2.wav")
+    assert code == 0 and (tmp_path / "out" / "high_2.wav").is_file(), err
+    code, _, err = cli("train", "dae", "--data", clips, "--epochs", "1", "-q", "--set", "model.noise=recorded")
+    assert code != 0 and "noise_file" in err

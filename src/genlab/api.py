@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -217,7 +218,7 @@ def _check_model_fits(cls: type[GenerativeModel], config) -> None:
     """Refuse, before allocating, a model whose training state (weights, gradients, two Adam moments) would not
     fit in free memory: it is first built on the meta device, which allocates nothing."""
     with torch.device("meta"):
-        shell = cls(config)
+        shell = cls(copy.deepcopy(config))  # a model may fill in its config as it is built: the real build does
     values = sum(p.numel() for p in shell.parameters())
     check_fits(values, (1,), "parameters (with their gradients and Adam's two moments)",
                "make the model smaller (model.hidden, model.channels, model.width, model.latent_dim)", copies=4)

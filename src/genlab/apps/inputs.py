@@ -144,9 +144,8 @@ def is_audio_input(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES or (path.is_dir() and holds_audio(path))
 
 
-def read_clips(paths: Sequence[str | Path], front) -> tuple[np.ndarray, list[str]]:
-    """Audio files and folders of them -> their spectrograms under the model's front end (N, 1, mels, frames),
-    each clip cut or padded to the front end's length, and a name for each."""
+def clip_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Audio files, and the clips in folders of them, in order."""
     files = []
     for text in paths:
         path = Path(text)
@@ -156,6 +155,13 @@ def read_clips(paths: Sequence[str | Path], front) -> tuple[np.ndarray, list[str
             raise GenlabError(f"{path}: no such file or folder")
         else:
             files.append(path)
+    return files
+
+
+def read_clips(paths: Sequence[str | Path], front) -> tuple[np.ndarray, list[str]]:
+    """Audio files and folders of them -> their spectrograms under the model's front end (N, 1, mels, frames),
+    each clip cut or padded to the front end's length, and a name for each."""
+    files = clip_paths(paths)
     return spectrograms(files, front), [file.stem for file in files]
 
 

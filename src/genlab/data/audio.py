@@ -7,6 +7,7 @@ genlab without audio does not need it.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -86,6 +87,15 @@ def fit_length(wave: np.ndarray, length: int) -> np.ndarray:
     if len(wave) >= length:
         return wave[:length]
     return np.concatenate([wave, np.zeros(length - len(wave), dtype=wave.dtype)])
+
+
+def wav_bytes(wave: np.ndarray, rate: int) -> bytes:
+    """A mono waveform as the bytes of a 16-bit PCM WAV file (for pages that embed their audio)."""
+    soundfile = soundfile_module()
+    buffer = io.BytesIO()
+    wave = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), -1.0, 1.0)
+    soundfile.write(buffer, wave, check_rate(rate), subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
 
 
 def write_audio(path: str | Path, wave: np.ndarray, rate: int) -> Path:

@@ -129,6 +129,24 @@ class Spectrogram:
         inverse = torch.linalg.pinv(self.filters().double()).to(mel.device)
         return (inverse @ mel).clamp(min=0.0).sqrt().float()
 
+    def bin_weights(self) -> torch.Tensor:
+        """(mels, n_fft // 2 + 1): each frequency bin's share in each mel filter, summing to 1 over the filters (a bin
+        that no filter covers, such as 0 Hz, belongs to the nearest filter)."""
+        filters = self.filters()
+        bins = torch.linspace(0.0, self.rate / 2, filters.shape[1])
+        edges = mel_to_hz(torch.linspace(float(hz_to_mel(torch.tensor(self.fmin))),
+                                         float(hz_to_mel(torch.tensor(self.top_hz))), self.mels + 2))
+        nearest = (bins[None, :] - edges[1:-1, None]).abs().argmin(0)
+        filters[nearest, torch.arange(filters.shape[1])] += 1e-6
+        return filters / filters.sum(0, keepdim=True)
+
+    def apply_gains(self, waves: torch.Tensor, gains_db: torch.Tensor) -> torch.Tensor:
+        """(B, samples) waveforms with each mel band of each frame scaled by (B, 1, mels, frames) gains in dB, spread
+        over the band's frequency bins; the phase is the waveforms' own."""
+        gains = (10.0 ** (gains_db.squeeze(1).float() / 20.0))
+        spread = self.bin_weights().to(waves.device).T @ gains  # (B, bins, frames)
+        return self.istft(self.stft(waves.float()) * spread)
+
     def waveforms(self, spectrograms: torch.Tensor, iterations: int = 64, seed: int = 0) -> torch.Tensor:
         """(B, 1, mels, frames) dB -> (B, samples) waveforms by fast Griffin-Lim from a seeded random phase."""
         magnitude = self.magnitudes(spectrograms)
