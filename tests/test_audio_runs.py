@@ -204,3 +204,16 @@ def test_recorded_noise_is_kept_with_the_model_which_then_needs_the_recording_no
     assert code == 0 and (tmp_path / "out" / "high_2.wav").is_file(), err
     code, _, err = cli("train", "dae", "--data", clips, "--epochs", "1", "-q", "--set", "model.noise=recorded")
     assert code != 0 and "noise_file" in err
+
+
+def test_the_anomaly_detector_fits_on_clips_and_scores_a_sound_unlike_them_higher(cli, tmp_path, clips):
+    noise = tmp_path / "noise.wav"
+    soundfile.write(noise, 0.3 * np.random.default_rng(3).standard_normal(int(0.22 * RATE)), RATE)
+    run = tmp_path / "detector"
+    code, _, err = cli("detect", "fit", "--data", clips, "--run-dir", run, "--epochs", "20", "-q", *SMALL_FRONT)
+    assert code == 0, err
+    code, _, err = cli("detect", "score", run, clips / "low_5.wav", clips / "high_5.wav", noise, "-o", tmp_path / "s.csv")
+    assert code == 0, err
+    rows = (tmp_path / "s.csv").read_text().splitlines()[1:]
+    scores = {row.split(",")[0]: float(row.split(",")[1]) for row in rows}
+    assert scores["noise"] > max(scores["low_5"], scores["high_5"]) and rows[2].endswith(",1")  # flagged, tones not
