@@ -46,7 +46,8 @@ def test_noise_added_to_the_spectrogram_matches_noise_added_to_the_sound(snr):
 def test_the_snr_range_is_respected_and_a_silent_clip_stays_silent():
     clean = FRONT(torch.from_numpy(speechlike(FRONT.samples))[None])
     quiet = add_noise(clean, FRONT, (60.0, 60.0))
-    assert (quiet - clean).abs().max() < 0.5  # 60 dB below the speech: no visible change where it speaks
+    loud_parts = clean > clean.max() - 40.0
+    assert (quiet - clean)[loud_parts].abs().max() < 0.5  # 60 dB below the speech: no change where it is loud
     loud = add_noise(clean, FRONT, (-10.0, -10.0))
     assert (loud - clean).mean() > 5.0
     silence = torch.full_like(clean, FRONT.floor_db)
