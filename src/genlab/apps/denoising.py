@@ -17,7 +17,7 @@ import torch
 
 from genlab.apps.inputs import clip_paths, is_audio_input, read_inputs
 from genlab.apps.outputs import check_sample_output, write_samples
-from genlab.data.audio import fit_length, read_audio, write_audio
+from genlab.data.audio import audio_info, fit_length, read_audio, write_audio
 from genlab.data.corruption import VALUE_BOUNDS
 from genlab.data.spectrogram import Spectrogram
 from genlab.errors import GenlabError
@@ -79,9 +79,19 @@ def denoise_clips(model, inputs, output: str | Path) -> int:
     repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
     if repeated:
         raise GenlabError(f"two clips are both named '{repeated[0]}'; rename one")
+    targets = [output if output.suffix else output / f"{file.stem}.wav" for file in files]
+    if any(target.resolve() == file.resolve() for target, file in zip(targets, files)):
+        raise GenlabError(f"output '{output}' would overwrite the noisy clips; write the denoised ones elsewhere")
+    for file in files:  # every input is checked before anything is written
+        audio_info(file)
     rate = Spectrogram.from_dict(model.config.audio).rate
-    for file in files:
-        wave, _ = read_audio(file, rate)
-        target = output if output.suffix else output / f"{file.stem}.wav"
-        write_audio(target, denoise_clip(model, wave), rate)
+    written: list[Path] = []
+    try:
+        for file, target in zip(files, targets):
+            wave, _ = read_audio(file, rate)
+            written.append(write_audio(target, denoise_clip(model, wave), rate))
+    except BaseException:  # no half set of clips left looking complete
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return len(files)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.data.limits import check_fits_in_memory
 from genlab.errors import GenlabError
 from genlab.files import atomic_path
 
@@ -61,11 +62,13 @@ def read_audio(path: str | Path, rate: int | None = None) -> tuple[np.ndarray, i
     when one is given. A file that is not audio, is empty, too long or holds non-finite samples is refused."""
     soundfile = soundfile_module()
     path = Path(path)
-    audio_info(path)
+    info = audio_info(path)
+    check_fits_in_memory(3 * 4 * info.frames * info.channels, f"{path} decoded")  # the samples, their mix, a resampling
     try:
         samples, found_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, OSError) as error:
-        raise GenlabError(f"{path}: its audio cannot be decoded ({str(error).splitlines()[0]})") from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise GenlabError(f"{path}: its audio cannot be decoded ({reason})") from None
     if not np.isfinite(samples).all():
         raise GenlabError(f"{path}: holds samples that are not finite numbers")
     wave = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]

@@ -11,6 +11,8 @@ durations (genlab.data.spectrogram.choose_front_end).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import torch
 
 from genlab.data.audio import AUDIO_SUFFIXES, audio_info, fit_length, read_audio
 from genlab.data.limits import MAX_CLASSES, check_fits_in_memory
-from genlab.data.readers import RawArrays
+from genlab.data.readers import IMAGE_SUFFIXES, RawArrays
 from genlab.data.spectrogram import Spectrogram, choose_front_end
 from genlab.errors import GenlabError
 from genlab.settings import shown
@@ -49,10 +51,13 @@ def pattern_labels(files: list[Path], pattern: str, classes: list[str] | None) -
         match = compiled.search(file.name)
         if match is None:
             raise GenlabError(f"{file.name}: does not match data.label_pattern {pattern!r}")
-        found.append(match.group("label") if "label" in compiled.groupindex else match.group(1))
+        label = match.group("label") if "label" in compiled.groupindex else match.group(1)
+        if label is None:
+            raise GenlabError(f"{file.name}: data.label_pattern {pattern!r} matches it without its label group")
+        found.append(label)
     if classes is None:
         names = sorted(set(found))
-        classes = sorted(names, key=int) if all(name.isdigit() for name in names) else names
+        classes = sorted(names, key=int) if all(name.isdecimal() for name in names) else names
     unknown = sorted(set(found) - set(classes))
     if unknown:
         raise GenlabError(f"labels {shown(unknown[:5])} are not among the training clips' labels")
@@ -70,6 +75,8 @@ def folder_labels(root: Path, files: list[Path], classes: list[str] | None) -> t
     if any(parent is None for parent in parents):
         raise GenlabError(f"{root}: holds clips both in class subfolders and beside them; move them into subfolders")
     classes = classes or sorted(set(parents))
+    if len(classes) > MAX_CLASSES:
+        raise GenlabError(f"{root}: {len(classes):,} class folders, more than the {MAX_CLASSES:,} classes genlab takes")
     unknown = sorted(set(parents) - set(classes))
     if unknown:
         raise GenlabError(f"{root}: classes {shown(unknown[:5])} are not in the training folder")
@@ -79,7 +86,10 @@ def folder_labels(root: Path, files: list[Path], classes: list[str] | None) -> t
 
 def spectrograms(files: list[Path], front: Spectrogram) -> np.ndarray:
     """(N, 1, mels, frames) float32 log-mel spectrograms of the clips."""
-    check_fits_in_memory(len(files) * (front.samples + front.mels * front.frames) * 4, f"{len(files):,} clips")
+    bins = front.n_fft // 2 + 1
+    transform = min(BATCH, len(files)) * front.frames * (3 * 8 * bins + 4 * front.mels)  # a batch's spectra, complex
+    check_fits_in_memory(len(files) * (front.samples + front.mels * front.frames) * 4 + transform,
+                         f"{len(files):,} clips and their transform")
     out = np.empty((len(files), *front.shape), dtype=np.float32)
     for start in range(0, len(files), BATCH):
         chunk = files[start:start + BATCH]
@@ -89,11 +99,18 @@ def spectrograms(files: list[Path], front: Spectrogram) -> np.ndarray:
 
 
 def holds_audio(path: Path) -> bool:
-    """Whether a folder holds any audio file (it is then read as audio, not as images)."""
-    try:
-        return any(p.suffix.lower() in AUDIO_SUFFIXES for p in path.rglob("*"))
-    except OSError:
+    """Whether a folder holds audio clips (it is then read as audio, not as images); one that holds images as
+    well is refused rather than read as either."""
+    if not audio_files(path):
         return False
+    try:
+        images = any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in path.rglob("*")
+                     if not any(part.startswith(".") for part in p.relative_to(path).parts))
+    except OSError as error:
+        raise GenlabError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if images:
+        raise GenlabError(f"{path}: holds both audio clips and images; keep one kind of data in a folder")
+    return True
 
 
 def clip_files(root: Path) -> list[Path]:
@@ -121,11 +138,23 @@ def read_clips(root: Path, front: Spectrogram, label_pattern: str | None, classe
     return spectrograms(files, front), labels, classes
 
 
+def clips_sha256(root: Path, files: list[Path], front: Spectrogram) -> str:
+    """SHA-256 of the clips' names (within `root`) and bytes, and of the front end that read them."""
+    digest = hashlib.sha256(json.dumps(front.to_dict(), sort_keys=True).encode())
+    for file in files:
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest() if hasattr(hashlib, "file_digest")
+                          else hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
 def read_listed_clips(files: list[Path], labels: np.ndarray, test: np.ndarray, front: Spectrogram | dict | None) -> RawArrays:
     """Clips listed with their labels and which of them are test clips (a named set of clips) as spectrograms."""
     front = fitted_front_end(files, front)
     x = spectrograms(files, front)
-    return RawArrays(x[~test], labels[~test], x[test], labels[test], audio=front.to_dict())
+    return RawArrays(x[~test], labels[~test], x[test], labels[test], audio=front.to_dict(),
+                     source_sha256=clips_sha256(files[0].parent, files, front))
 
 
 def read_audio_folder(path: Path, front: Spectrogram | dict | None = None, label_pattern: str | None = None) -> RawArrays:
@@ -136,6 +165,11 @@ def read_audio_folder(path: Path, front: Spectrogram | dict | None = None, label
     front = fitted_front_end(files, front)
     x_train, y_train, classes = read_clips(path / "train" if split else path, front, label_pattern, None, files)
     if not split:
-        return RawArrays(x_train, y_train, class_names=classes, audio=front.to_dict())
+        return RawArrays(x_train, y_train, class_names=classes, audio=front.to_dict(),
+                         source_sha256=clips_sha256(path, files, front))
     x_test, y_test, _ = read_clips(path / "test", front, label_pattern, classes)
-    return RawArrays(x_train, y_train, x_test, y_test, classes, audio=front.to_dict())
+    if (y_train is None) != (y_test is None):
+        raise GenlabError(f"{path}: train/ and test/ must both hold class subfolders, or both hold the clips directly")
+    test_files = clip_files(path / "test")
+    return RawArrays(x_train, y_train, x_test, y_test, classes, audio=front.to_dict(),
+                     source_sha256=clips_sha256(path, files + test_files, front))

@@ -22,9 +22,11 @@ from pathlib import Path
 import torch
 
 from genlab.data.audio import read_audio
+from genlab.data.limits import check_fits_in_memory
 from genlab.data.spectrogram import Spectrogram
 from genlab.errors import GenlabError
 
+FLOOR_MARGIN_DB = 0.01  # model inputs mapped back to dB land a rounding error off the floor
 MAX_NOISE_SECONDS = 60.0  # a recording of noise longer than this is cut: a minute has every kind of stretch
 
 
@@ -32,6 +34,7 @@ def recorded_noise(path: str | Path, front: Spectrogram) -> torch.Tensor:
     """(bins, frames) STFT magnitudes of a recording of noise at the front end's rate (its first minute)."""
     wave, _ = read_audio(path, front.rate)
     wave = torch.from_numpy(wave[: int(MAX_NOISE_SECONDS * front.rate)])
+    check_fits_in_memory(3 * 8 * (len(wave) // front.hop + 1) * (front.n_fft // 2 + 1), f"{path}'s spectrum")
     if len(wave) < front.n_fft:
         raise GenlabError(f"{path}: {len(wave)} samples of noise, fewer than one analysis window ({front.n_fft}); "
                           "record more")
@@ -44,7 +47,7 @@ def recorded_noise(path: str | Path, front: Spectrogram) -> torch.Tensor:
 
 def sounding_frames(decibels: torch.Tensor, floor_db: float) -> torch.Tensor:
     """(B, frames) True up to each clip's last frame with any sound above the floor (a silent clip: none)."""
-    sound = (decibels.squeeze(1) > floor_db).any(1)  # (B, frames)
+    sound = (decibels.squeeze(1) > floor_db + FLOOR_MARGIN_DB).any(1)  # (B, frames)
     frames = sound.shape[1]
     last = frames - 1 - sound.flip(1).float().argmax(1)  # the last frame with sound (0 when there is none)
     return (torch.arange(frames, device=decibels.device) <= last[:, None]) & sound.any(1, keepdim=True)

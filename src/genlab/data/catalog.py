@@ -27,7 +27,7 @@ class NamedDataset:
     download_size: str = ""
     citation: str = field(default="", repr=False)
     # a set of audio clips: (folder) -> (clip files, labels, which are test clips), read as spectrograms by a
-    # front end of these settings unless data.audio says otherwise (its shape is the default front end's)
+    # front end of these settings (`shape` is its); data.audio replaces them, with the rest chosen from the clips
     clips: Callable[[Path], tuple[list[Path], np.ndarray, np.ndarray]] | None = None
     front_end: dict | None = None
 

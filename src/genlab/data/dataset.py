@@ -167,7 +167,8 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
                                                    *(() if named.clips else ("audio",))))
         directory = ensure_named_dataset(named, config.root, download=download, mirror=mirror)
         if named.clips is not None:
-            raw = read_listed_clips(*named.clips(directory), {**named.front_end, **(config.audio or {})})
+            # the set's own front end, or the settings given with the rest chosen from its clips
+            raw = read_listed_clips(*named.clips(directory), config.audio or named.front_end)
         else:
             raw = named.read(directory)
         raw.class_names = list(named.class_names)

@@ -48,6 +48,10 @@ class Spectrogram:
 
     def __post_init__(self) -> None:
         check_rate(self.rate, "spectrogram rate")
+        for name in ("fmin", "fmax", "floor_db"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise GenlabError(f"spectrogram {name} must be a number (got {str(value)[:40]!r})")
         if not (isinstance(self.n_fft, int) and 16 <= self.n_fft <= MAX_FFT):
             raise GenlabError(f"spectrogram n_fft must be a whole number from 16 to {MAX_FFT} (got {self.n_fft!r})")
         if not (isinstance(self.hop, int) and 1 <= self.hop <= self.n_fft):
@@ -86,7 +90,7 @@ class Spectrogram:
 
     @classmethod
     def from_dict(cls, settings: dict) -> Spectrogram:
-        unknown = sorted(set(settings) - set(cls.__dataclass_fields__))
+        unknown = sorted(set(settings) - set(cls.__dataclass_fields__), key=str)
         if unknown:
             raise GenlabError(f"spectrogram settings {unknown} are not known; known: {sorted(cls.__dataclass_fields__)}")
         return cls(**settings)
@@ -125,9 +129,9 @@ class Spectrogram:
     def magnitudes(self, spectrograms: torch.Tensor) -> torch.Tensor:
         """(B, 1, mels, frames) dB -> (B, n_fft // 2 + 1, frames) linear magnitudes: the mel power mapped back by
         the filters' pseudo-inverse, negative powers set to 0."""
-        mel = self.reference * 10.0 ** (spectrograms.squeeze(1).double() / 10.0)
-        inverse = torch.linalg.pinv(self.filters().double()).to(mel.device)
-        return (inverse @ mel).clamp(min=0.0).sqrt().float()
+        mel = self.reference * 10.0 ** (spectrograms.squeeze(1).float() / 10.0)
+        inverse = torch.linalg.pinv(self.filters().double()).float().to(mel.device)  # float64 where it is made only
+        return (inverse @ mel).clamp(min=0.0).sqrt()
 
     def bin_weights(self) -> torch.Tensor:
         """(mels, n_fft // 2 + 1): each frequency bin's share in each mel filter, summing to 1 over the filters (a bin
@@ -169,7 +173,7 @@ def choose_front_end(rates: list[int], seconds: list[float], settings: dict | No
     quarter of it, and a length that holds 99% of the clips whole (at most 10 s) and gives a frame count
     divisible by 16."""
     settings = dict(settings or {})
-    unknown = sorted(set(settings) - set(Spectrogram.__dataclass_fields__))
+    unknown = sorted(set(settings) - set(Spectrogram.__dataclass_fields__), key=str)
     if unknown:
         raise GenlabError(f"data.audio settings {unknown} are not known; known: {sorted(Spectrogram.__dataclass_fields__)}")
     if "rate" not in settings:
@@ -177,8 +181,21 @@ def choose_front_end(rates: list[int], seconds: list[float], settings: dict | No
     rate = check_rate(settings["rate"], "data.audio.rate")
     n_fft = settings.setdefault("n_fft", min(MAX_FFT, 2 ** max(4, round(math.log2(WINDOW_SECONDS * rate)))))
     hop = settings.setdefault("hop", max(1, n_fft // 4) if isinstance(n_fft, int) else 1)
+    if isinstance(n_fft, int) and n_fft > 0:
+        settings.setdefault("mels", min(Spectrogram.mels, n_fft // 2 + 1))
     if "samples" not in settings and isinstance(hop, int) and hop > 0:
         longest = min(float(torch.quantile(torch.tensor(seconds, dtype=torch.float64), 0.99)), MAX_CHOSEN_SECONDS)
         frames = math.ceil((longest * rate / hop + 1) / FRAME_MULTIPLE) * FRAME_MULTIPLE
         settings["samples"] = max((frames - 1) * hop, n_fft if isinstance(n_fft, int) else 0)
     return Spectrogram.from_dict(settings)
+
+
+def check_front_end(settings, data_shape) -> Spectrogram:
+    """A stored front end (a model's config.json) that makes spectrograms of `data_shape`; a one-line error otherwise."""
+    if not isinstance(settings, dict):
+        raise GenlabError("'audio' must be a mapping of front-end settings")
+    front = Spectrogram.from_dict(settings)
+    if tuple(front.shape) != tuple(data_shape):
+        raise GenlabError(f"'audio' makes spectrograms of {'x'.join(map(str, front.shape))}, not the model's "
+                          f"{'x'.join(map(str, data_shape))}")
+    return front

@@ -35,6 +35,7 @@ from torch import nn
 
 from genlab.bounds import check_whole
 from genlab.data.preprocessing import check_preprocessing
+from genlab.data.spectrogram import check_front_end
 from genlab.errors import GenlabError
 from genlab.files import file_sha256, write_bytes_atomic, write_text_atomic
 from genlab.models import units
@@ -391,6 +392,8 @@ def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Pa
         config = config_cls(**checked)
         if config.preprocessing is not None:
             check_preprocessing(config.preprocessing, config.data_shape)
+        if config.audio is not None:
+            check_front_end(config.audio, config.data_shape)
         return config
     except GenlabError as error:
         raise GenlabError(f"{directory / CONFIG_FILE}: {error}; restore it or retrain") from None

@@ -16,6 +16,7 @@ from genlab.apps.outputs import to_waveforms
 from genlab.data.audio import wav_bytes
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
+from genlab.models.inference import run_batched
 
 CLIPS = 6  # samples played (one per class for a conditional model, up to this many classes)
 RECONSTRUCTED = 4  # test clips played beside their reconstructions
@@ -46,7 +47,8 @@ def audio_section(directory, device: str = "cpu") -> str:
             except GenlabError as error:  # the data may be gone or offline: the samples still stand
                 rows.append(("reconstructions", f"<p class='note'>Not made: {html.escape(str(error))}</p>"))
             else:
-                pairs = torch.stack([x, model.reconstruct(x).float()], 1).flatten(0, 1)
+                rebuilt = run_batched(model.reconstruct, x, device=model.device).float().cpu()
+                pairs = torch.stack([x, rebuilt], 1).flatten(0, 1)
                 names = [f"test clip {i // 2 + 1}" + (" reconstructed" if i % 2 else "") for i in range(len(pairs))]
                 rows.append(("test clips and their reconstructions", _players(to_waveforms(model, pairs), rate, names)))
     body = "".join(f"<h3>{html.escape(title)}</h3>{players}" for title, players in rows)
