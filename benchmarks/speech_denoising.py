@@ -17,8 +17,11 @@ Protocol
   Malah 1984: smoothing a, gain floor), and noisereduce's stationary spectral gating (threshold in
   standard deviations, proportion removed). Each one's parameters are tuned per noise level for
   SI-SDR on `--tune` validation clips with their own noise; the test clips only score.
-- Scores (mean over the test clips): SI-SDR (dB), PESQ narrow-band (the `pesq` package, ITU-T
-  P.862 at 8 kHz) and STOI (`pystoi`). The noisy input is the floor.
+- Scores: SI-SDR (dB, mean over the test clips); PESQ narrow-band (the `pesq` package, ITU-T
+  P.862 at 8 kHz; mean over the clips every method could be scored on, the same clips for all,
+  with the count of clips where PESQ found no utterance); STOI (`pystoi`) of each speaker's clips
+  one after another (one short clip has too few voiced frames for it), mean over the 6 speakers.
+  The noisy input is the floor.
 - Goal: genlab at least 3 dB SI-SDR above the best classical method at 0 dB, and ahead on PESQ at
   every level.
 
@@ -36,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, mean_sd, mirror_for, trained_run, write_result
+from _common import machine, mean_sd, mirror_for, settings_tag, trained_run, write_result
 
 import genlab
 from genlab.apps.denoising import denoise_clip
@@ -148,13 +151,28 @@ def stoi(estimate: np.ndarray, reference: np.ndarray) -> float:
     return float(short_time_objective_intelligibility(reference, estimate, RATE, extended=False))
 
 
-def scores(estimates: list[np.ndarray], clean: list[np.ndarray]) -> dict:
-    sdr = [si_sdr(e, c) for e, c in zip(estimates, clean)]
-    quality = [pesq_nb(e, c) for e, c in zip(estimates, clean)]
-    intelligibility = [stoi(e, c) for e, c in zip(estimates, clean)]
-    scored = [q for q in quality if q is not None]
-    return {"si_sdr": round(statistics.fmean(sdr), 3), "pesq_nb": round(statistics.fmean(scored), 3),
-            "pesq_failures": len(quality) - len(scored), "stoi": round(statistics.fmean(intelligibility), 4)}
+def clip_scores(estimates: list[np.ndarray], clean: list[np.ndarray], speakers: list[str]) -> dict:
+    """Per clip: SI-SDR and PESQ (None where PESQ finds no utterance); per speaker: STOI of all their clips one after
+    another (STOI needs more voiced frames than one short clip has: it gives 1e-5 below 30)."""
+    by_speaker = {}
+    for estimate, reference, speaker in zip(estimates, clean, speakers):
+        by_speaker.setdefault(speaker, ([], []))
+        by_speaker[speaker][0].append(estimate)
+        by_speaker[speaker][1].append(reference)
+    return {"si_sdr": [si_sdr(e, c) for e, c in zip(estimates, clean)],
+            "pesq_nb": [pesq_nb(e, c) for e, c in zip(estimates, clean)],
+            "stoi": [stoi(np.concatenate(e), np.concatenate(c)) for e, c in by_speaker.values()]}
+
+
+def summaries(per_method: dict[str, dict]) -> dict[str, dict]:
+    """Means per method; PESQ over the clips every method could be scored on (the same clips for all)."""
+    common = [all(scores["pesq_nb"][i] is not None for scores in per_method.values())
+              for i in range(len(next(iter(per_method.values()))["pesq_nb"]))]
+    return {method: {"si_sdr": round(statistics.fmean(scores["si_sdr"]), 3),
+                     "pesq_nb": round(statistics.fmean(q for q, keep in zip(scores["pesq_nb"], common) if keep), 3),
+                     "stoi": round(statistics.fmean(scores["stoi"]), 4),
+                     "pesq_clips": sum(common), "pesq_failures": sum(q is None for q in scores["pesq_nb"])}
+            for method, scores in per_method.items()}
 
 
 # ---- the run --------------------------------------------------------------------------------------
@@ -164,9 +182,9 @@ def clips(split_files: list[Path]) -> list[np.ndarray]:
     return [read_audio(path, RATE)[0] for path in split_files]
 
 
-def fsdd_clips(tune: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(validation clips for tuning, test clips), read at their own lengths. The validation clips are taken from
-    the training takes (5-49) by the same seeded split genlab holds out."""
+def fsdd_clips(tune: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """(validation clips for tuning, test clips, the test clips' speakers), read at their own lengths. The validation
+    clips are taken from the training takes (5-49) by the same seeded split genlab holds out."""
     named = get_named_dataset("fsdd")
     directory = ensure_named_dataset(named, mirror=mirror_for("fsdd"))
     files, _, test = named.clips(directory)
@@ -175,7 +193,8 @@ def fsdd_clips(tune: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     order = rng.permutation(len(training))
     validation = [training[i] for i in sorted(order[: round(0.1 * len(training))])]
     tuning = [validation[i] for i in np.random.default_rng(7).permutation(len(validation))[:tune]]
-    return clips(tuning), clips([f for f, held in zip(files, test) if held])
+    testing = [f for f, held in zip(files, test) if held]
+    return clips(tuning), clips(testing), [f.stem.split("_")[1] for f in testing]
 
 
 def tune(method: str, clean: list[np.ndarray], level: float) -> tuple[tuple, float]:
@@ -199,8 +218,8 @@ def main() -> None:
     parser.add_argument("--output", default="speech_denoising")
     args = parser.parse_args()
     torch.manual_seed(0)
-    tuning, test = fsdd_clips(args.tune)
-    test = test[: args.limit] if args.limit else test
+    tuning, test, speakers = fsdd_clips(args.tune)
+    test, speakers = (test[: args.limit], speakers[: args.limit]) if args.limit else (test, speakers)
     results = {"levels": {}, "tuned": {}, "train_minutes": {}}
     for level in LEVELS_DB:
         started = time.time()
@@ -212,26 +231,30 @@ def main() -> None:
         models = {}
         for seed in args.seeds:
             started = time.time()
-            run = trained_run(root / f"dae-white-seed{seed}", "dae", "fsdd",
-                              {**DAE, "train.epochs": args.epochs}, seed=seed)
+            settings = {**DAE, "train.epochs": args.epochs}
+            run = trained_run(root / f"dae-{settings_tag(settings)}-seed{seed}", "dae", "fsdd", settings, seed=seed)
             results["train_minutes"][str(seed)] = round((time.time() - started) / 60, 2)
             models[seed] = genlab.load(run)
         for level in LEVELS_DB:
             noisy, sigmas = noisy_copy(test, level, seed=int(level))
-            row = {"noisy input": scores(noisy, test)}
+            per_method = {"noisy input": clip_scores(noisy, test, speakers)}
             for method in GRIDS:
                 parameters = tuple(results["tuned"][str(level)][method][0])
-                row[method] = scores([classical(method, w, s, parameters, seed=10_000 + i)
-                                      for i, (w, s) in enumerate(zip(noisy, sigmas))], test)
-            per_seed = {seed: scores([denoise_clip(model, w) for w in noisy], test) for seed, model in models.items()}
-            row["genlab dae"] = {key: mean_sd([per_seed[s][key] for s in per_seed]) for key in ("si_sdr", "pesq_nb", "stoi")}
-            row["genlab dae"]["per_seed"] = {str(s): v for s, v in per_seed.items()}
+                per_method[method] = clip_scores([classical(method, w, s, parameters, seed=10_000 + i)
+                                                  for i, (w, s) in enumerate(zip(noisy, sigmas))], test, speakers)
+            for seed, model in models.items():
+                per_method[f"genlab dae seed {seed}"] = clip_scores([denoise_clip(model, w) for w in noisy], test, speakers)
+            summary = summaries(per_method)
+            seeds = [f"genlab dae seed {seed}" for seed in models]
+            row = {name: summary[name] for name in ("noisy input", *GRIDS)}
+            row["genlab dae"] = {key: mean_sd([summary[s][key] for s in seeds]) for key in ("si_sdr", "pesq_nb", "stoi")}
+            row["genlab dae"]["per_seed"] = {s.rsplit(" ", 1)[1]: summary[s] for s in seeds}
             best = max(GRIDS, key=lambda m: row[m]["si_sdr"])
             row["best classical (SI-SDR)"] = best
-            row["margin_si_sdr_db"] = mean_sd([per_seed[s]["si_sdr"] - row[best]["si_sdr"] for s in per_seed])
-            row["margin_pesq"] = mean_sd([per_seed[s]["pesq_nb"] - max(row[m]["pesq_nb"] for m in GRIDS) for s in per_seed])
+            row["margin_si_sdr_db"] = mean_sd([summary[s]["si_sdr"] - row[best]["si_sdr"] for s in seeds])
+            row["margin_pesq"] = mean_sd([summary[s]["pesq_nb"] - max(row[m]["pesq_nb"] for m in GRIDS) for s in seeds])
             results["levels"][str(level)] = row
-            print(f"{level:g} dB: " + ", ".join(f"{name} {value['si_sdr'] if 'si_sdr' in value else ''}"
+            print(f"{level:g} dB: " + "; ".join(f"{name} SI-SDR {value['si_sdr']} PESQ {value['pesq_nb']}"
                                                 for name, value in row.items() if isinstance(value, dict)))
     goal = results["levels"]["0.0"]["margin_si_sdr_db"]["mean"] >= 3.0 and all(
         results["levels"][str(level)]["margin_pesq"]["mean"] > 0 for level in LEVELS_DB)
