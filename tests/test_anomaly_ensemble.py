@@ -251,7 +251,7 @@ def test_detector_rotations_reach_the_members_and_the_score():
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("flags, arch, epochs", [((), "conv", 20), (("--arch", "mlp"), "mlp", 300),
+@pytest.mark.parametrize("flags, arch, epochs", [((), "conv", 40), (("--arch", "mlp"), "mlp", 300),
                                                  (("--set", "model.arch=mlp"), "mlp", 300),
                                                  (("--model", "ae", "--arch", "linear"), "linear", 30)])
 def test_cli_fit_sizes_training_for_the_members_it_trains(tmp_path, flags, arch, epochs):
