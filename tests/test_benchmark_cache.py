@@ -47,3 +47,28 @@ def test_a_changed_module_invalidates_and_an_unused_one_does_not(script, tmp_pat
                                       {"script_sha256": "x", "genlab_sha256": "y", "genlab_modules": ["genlab.no_such"]}])
 def test_old_or_unreadable_records_do_not_match(script, recorded):
     assert not code_matches(recorded, script)
+
+
+def test_a_rerun_of_some_image_candidates_keeps_the_others_cells():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import anomaly_image_weight as bench
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    import genlab.apps.anomaly_ensemble  # noqa: F401  (a module the cells' code record names)
+
+    old, new = list(bench.CANDIDATES)[:2]
+    current = {"code": code_version(bench.__file__), "cell_code": bench.cell_code()}
+    stale = {"code": {**current["code"], "genlab_sha256": "made by other code"}, "cell_code": current["cell_code"]}
+
+    def state():
+        return {"protocol": {"candidates": bench.CANDIDATES}, "made_by": {old: stale, new: current},
+                "mnist": {old: {"0": {"auroc": {}}}, new: {"0": {"auroc": {}}}}}
+
+    kept = bench.kept_cells(state(), [new])  # the stale candidate is not rerun: its cells and record stay
+    assert set(kept["mnist"]) == {old, new} and set(kept["made_by"]) == {old, new}
+    kept = bench.kept_cells(state(), [old, new])  # rerun: only the stale candidate's cells are recomputed
+    assert set(kept["mnist"]) == {new} and set(kept["made_by"]) == {new}
+    changed = state()
+    changed["protocol"]["candidates"] = {**bench.CANDIDATES, new: {"train.epochs": 1}}  # other settings recorded
+    assert bench.kept_cells(changed, [new])["mnist"] == {old: {"0": {"auroc": {}}}}
