@@ -127,7 +127,7 @@ def test_training_length_follows_the_data_size(rows, steps):
     assert steps[0] <= ensemble_epochs(rows, 128) * per_epoch <= steps[1]
 
 
-@pytest.mark.parametrize("rows, passes", [(100, 20), (6_000, 20), (60_000, 8), (10_000_000, 1)])
+@pytest.mark.parametrize("rows, passes", [(100, 40), (6_000, 40), (60_000, 8), (10_000_000, 1)])
 def test_images_train_for_more_passes_within_a_bound(rows, passes):
     assert ensemble_epochs(rows, 128, images=True) == passes
     images = np.zeros((rows if rows < 1000 else 2, 16, 16), dtype=np.float32)
@@ -251,7 +251,7 @@ def test_detector_rotations_reach_the_members_and_the_score():
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("flags, arch, epochs", [((), "conv", 20), (("--arch", "mlp"), "mlp", 300),
+@pytest.mark.parametrize("flags, arch, epochs", [((), "conv", 40), (("--arch", "mlp"), "mlp", 300),
                                                  (("--set", "model.arch=mlp"), "mlp", 300),
                                                  (("--model", "ae", "--arch", "linear"), "linear", 30)])
 def test_cli_fit_sizes_training_for_the_members_it_trains(tmp_path, flags, arch, epochs):

@@ -55,7 +55,6 @@ def test_a_rerun_of_some_image_candidates_keeps_the_others_cells():
         import anomaly_image_weight as bench
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    import genlab.apps.anomaly_ensemble  # noqa: F401  (a module the cells' code record names)
 
     old, new = list(bench.CANDIDATES)[:2]
     current = {"code": code_version(bench.__file__), "cell_code": bench.cell_code()}

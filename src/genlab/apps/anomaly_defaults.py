@@ -30,7 +30,7 @@ from genlab.models.ensemble_conv import MIN_SIDE
 ENSEMBLE = "ae-ensemble"
 PASSES = 2
 MIN_STEPS, MAX_STEPS = 300, 1000
-IMAGE_PASSES, IMAGE_MAX_STEPS = 20, 4000
+IMAGE_PASSES, IMAGE_MAX_STEPS = 40, 4000
 TRIM_START = 0.2
 CODE_WIDTH = 8  # the other models' code width, at most half the features
 HIDDEN = (256, 64)  # the other models' hidden widths

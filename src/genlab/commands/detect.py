@@ -44,7 +44,7 @@ def register(commands, common) -> None:
                           "the training scores (modified z-score above 3.5, Iglewicz and Hoaglin) (default 0.1)")
     fit.add_argument("--epochs", type=whole(1, 10**6), default=None,
                      help="training epochs (default: from the data's size for the ae-ensemble, about 2 passes and "
-                          "300 to 1,000 steps (at least one pass), or for its convolutional members 20 passes and at "
+                          "300 to 1,000 steps (at least one pass), or for its convolutional members 40 passes and at "
                           "most 4,000 steps; 30 for the other models)")
     fit.add_argument("--latent-dim", type=whole(1, 65_536), default=None,
                      help="code dimensions (default: from the data's width; a quarter of the features, 2 to 32, for "

@@ -18,8 +18,8 @@ Images of at least 16x16 pixels (arch auto, or conv) get convolutional members i
 (genlab.models.ensemble_conv, grouped convolutions): by default three of 32/64 channels, each on
 the whole batch and trained for longer (genlab.apps.anomaly_defaults). On square images the
 last `members // 2` of them (one of the three) restore turned images (`rotations`): each
-training image reaches them turned by a random quarter turn and their target is the upright image, so they learn which way
-up the normal images belong; the others see the images upright. Chosen on a development
+training image reaches them turned by a random quarter turn and their target is the upright
+image, so they learn which way up the normal images belong; the others see them upright. Chosen on a development
 split of the MNIST and Fashion-MNIST training files (benchmarks/anomaly_image_weight.py).
 
 Reconstructions and codes are in those scaled units; `reconstruct(x)` maps the members' mean
