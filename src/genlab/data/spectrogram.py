@@ -190,8 +190,11 @@ def choose_front_end(rates: list[int], seconds: list[float], settings: dict | No
     return Spectrogram.from_dict(settings)
 
 
-def check_front_end(settings, data_shape) -> Spectrogram:
-    """A stored front end (a model's config.json) that makes spectrograms of `data_shape`; a one-line error otherwise."""
+def check_front_end(settings, data_shape) -> Spectrogram | None:
+    """A stored front end (a model's config.json) that makes spectrograms of `data_shape` (None for a model that is
+    not of audio); a one-line error otherwise."""
+    if settings is None:
+        return None
     if not isinstance(settings, dict):
         raise GenlabError("'audio' must be a mapping of front-end settings")
     front = Spectrogram.from_dict(settings)

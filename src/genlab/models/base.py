@@ -392,8 +392,7 @@ def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Pa
         config = config_cls(**checked)
         if config.preprocessing is not None:
             check_preprocessing(config.preprocessing, config.data_shape)
-        if config.audio is not None:
-            check_front_end(config.audio, config.data_shape)
+        check_front_end(config.audio, config.data_shape)
         return config
     except GenlabError as error:
         raise GenlabError(f"{directory / CONFIG_FILE}: {error}; restore it or retrain") from None
