@@ -82,6 +82,11 @@ def trained_run(run: Path, model: str, data: str, overrides: dict, seed: int = 0
     return run
 
 
+def settings_tag(settings: dict) -> str:
+    """A short, stable tag of training settings, for run folders that `trained_run` reuses only when it matches."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def code_version(script: str | Path) -> dict:
     """SHA-256 of a benchmark script and of the genlab modules loaded so far (the code its results came from).
 

@@ -583,6 +583,57 @@ def anomaly_image_weight(result: dict) -> list[str]:
                     machine_line(result)]
 
 
+def _spread(cell: dict, digits: int = 2) -> str:
+    return f"{cell['mean']:.{digits}f}" + (f" ± {cell['sd']:.{digits}f}" if cell.get("n", 1) > 1 else "")
+
+
+def speech_generation(result: dict) -> list[str]:
+    p = result["protocol"]
+    judge = p["judge"]
+    lines = ["## Speech: generating spoken digits", "",
+             f"Script: `benchmarks/speech_generation.py`. {p['data']}; {p['train_clips']:,} training and "
+             f"{p['test_clips']} test clips. Judge: genlab's classifier, {judge['test_accuracy']:.1%} on the test clips "
+             f"({judge['epochs']} epochs, {judge['train_minutes']:.1f} min). Each model draws {p['per_class']} clips "
+             f"per digit (seeds {', '.join(map(str, p['seeds']))}); every clip is made audible by Griffin-Lim "
+             f"({p['griffin_lim_iterations']} iterations) and analysed again before it is judged. Fréchet distance "
+             "in the judge's features, 270 clips (27 per digit) against the 300 test clips.", "",
+             "| clips | recognised | entropy per clip (nats) | class entropy (nats) | Fréchet distance | training minutes |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, row in result["ceilings"].items():
+        fd = f"{row['frechet_distance']:.2f}" if "frechet_distance" in row else "-"
+        lines.append(f"| {name} | {row['recognised']:.1%} | {row['entropy_per_clip_nats']:.3f} | "
+                     f"{row['class_entropy_nats']:.3f} | {fd} | - |")
+    for name, row in result["models"].items():
+        minutes = ", ".join(f"{m:.1f}" for m in row["train_minutes"].values())
+        lines.append(f"| genlab {name} ({row['epochs']} epochs) | {_spread(row['recognised'], 3)} | "
+                     f"{_spread(row['entropy_per_clip_nats'], 3)} | {_spread(row['class_entropy_nats'], 3)} | "
+                     f"{_spread(row['frechet_distance'])} | {minutes} |")
+    files = ", ".join(f"`results/speech_generation/{f}`" for f in p["sound"]["files"])
+    return lines + ["", f"A uniform class histogram has entropy {p['uniform_class_entropy_nats']:.3f} nats. "
+                        f"To listen: {files} (digits {', '.join(map(str, p['sound']['digits']))}, one after another). "
+                        f"Goal ({result['goal']}): {'met' if result['goal_met'] else 'not met'}.", "", machine_line(result)]
+
+
+def speech_denoising(result: dict) -> list[str]:
+    p = result["protocol"]
+    methods = ["noisy input", "spectral subtraction", "Wiener filter", "noisereduce"]
+    lines = ["## Speech: denoising", "",
+             f"Script: `benchmarks/speech_denoising.py`. {p['data']}; noise: {p['noise']}. genlab: a `dae` "
+             f"({p['epochs']} epochs, seeds {', '.join(map(str, p['seeds']))}); the classical methods tuned per level on "
+             f"{p['tuning_clips']} validation clips and given {p['classical_noise_knowledge']}. SI-SDR mean over clips, "
+             "PESQ (narrow-band) over the clips every method could be scored on, STOI per speaker.", "",
+             "| SNR | " + " | ".join(methods) + " | genlab dae | SI-SDR margin over the best classical | PESQ margin |",
+             "|---|" + "---:|" * (len(methods) + 3)]
+    for level, row in result["results"]["levels"].items():
+        cells = [f"{row[m]['si_sdr']:.2f} / {row[m]['pesq_nb']:.2f} / {row[m]['stoi']:.3f}" for m in methods]
+        genlab_cell = (f"{_spread(row['genlab dae']['si_sdr'])} / {_spread(row['genlab dae']['pesq_nb'])} / "
+                       f"{_spread(row['genlab dae']['stoi'], 3)}")
+        lines.append(f"| {float(level):g} dB | {' | '.join(cells)} | {genlab_cell} | "
+                     f"{_spread(row['margin_si_sdr_db'])} dB ({row['best classical (SI-SDR)']}) | {_spread(row['margin_pesq'])} |")
+    return lines + ["", f"Cells: SI-SDR (dB) / PESQ / STOI. Goal ({result['goal']}): "
+                        f"{'met' if result['goal_met'] else 'not met'}.", "", machine_line(result)]
+
+
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,
              "gan_modes": gan_modes, "gan_vs_reference": gan_vs_reference, "nll_mnist": nll_mnist,
              "sample_quality": sample_quality, "representation": representation, "speed": speed,
@@ -593,7 +644,8 @@ RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "clas
              "anomaly_tables": anomaly_tables, "anomaly_speed": anomaly_speed,
              "app_traffic": app_traffic,
              "robustness": robustness,
-             "mutation": mutation}
+             "mutation": mutation,
+             "speech_generation": speech_generation, "speech_denoising": speech_denoising}
 
 
 # What chose the settings of results measured before the JSON recorded it, where the script has

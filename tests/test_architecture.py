@@ -20,7 +20,8 @@ LINT_IMPORTS = Path(PYTHON).parent / "lint-imports"
 # file names inside a run directory: only genlab.runs may spell them
 RUN_LAYOUT_NAMES = {"config.yaml", "model", "checkpoints", "last.pt", "metrics.jsonl", "samples", "curves.png",
                     "tensorboard", "eval.json", "samplers", "detector.json", "report.html"}
-HEAVY_OR_OPTIONAL = ("sklearn", "matplotlib", "fastapi", "pydantic", "uvicorn", "starlette", "torch.utils.tensorboard", "pandas")
+HEAVY_OR_OPTIONAL = ("sklearn", "matplotlib", "fastapi", "pydantic", "uvicorn", "starlette", "torch.utils.tensorboard", "pandas",
+                     "soundfile", "scipy")
 
 
 def python_files() -> list[Path]:

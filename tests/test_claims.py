@@ -148,6 +148,14 @@ NOT_MEASURED = [
     ("docs/applications.md", "worst-reconstructed 10%"),  # the ensemble's settings, not results
     ("docs/applications.md", "first 20% of training"),
     ("docs/benchmarks.md", "1% planted"),  # the speed benchmark's data
+    ("docs/applications.md", "(default -5 to 20 dB)"),  # audio settings and limits, not results
+    ("docs/cli.md", "0.3 s apart"),
+    ("docs/data.md", "at most 600 s"),
+    ("docs/data.md", "`1 x mels x frames`"),
+    ("docs/data.md", "a floor of -100 dB"),
+    ("docs/data.md", "holds 99% of the clips whole (at most 10 s)"),
+    ("docs/data.md", "`1 x 64 x 128` spectrograms of 8,128 samples (1.016 s)"),
+    ("docs/data.md", "# 0.2 s at 8 kHz"),
 ]
 
 

@@ -468,10 +468,30 @@ def test_a_busy_port_is_one_line_and_exit_2(runs, cli, capsys, monkeypatch):
 
 @pytest.fixture
 def server(runs):
+    yield from serving(runs / "vae")
+
+
+@pytest.fixture(scope="module")
+def audio_server(tmp_path_factory):
+    """The explorer of a small VAE of audio: a folder of high and low tones."""
+    soundfile = pytest.importorskip("soundfile", reason="audio needs the soundfile package (pip install soundfile)")
+    root = tmp_path_factory.mktemp("audio-serve")
+    (root / "clips").mkdir()
+    t = np.arange(1600) / 8000
+    for take in range(8):
+        for name, hz in (("low", 300.0), ("high", 2400.0)):
+            soundfile.write(root / "clips" / f"{name}_{take}.wav", 0.5 * np.sin(2 * np.pi * hz * (1 + 0.01 * take) * t), 8000)
+    genlab.train("vae", str(root / "clips"), epochs=3, run_dir=root / "run", progress=False,
+                 overrides=[*QUICK, "data.audio={n_fft: 128, hop: 32, mels: 32}"])
+    yield from serving(root / "run")
+
+
+def serving(run):
+    """The explorer of `run` served on a free local port, for the length of a fixture."""
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(create_app(runs / "vae"), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -543,3 +563,30 @@ def test_explorer_in_headless_chromium(server, tmp_path):
 @pytest.fixture(autouse=True)
 def _ieee_floats(ieee_floats):
     yield
+
+
+def test_the_explorer_plays_a_generated_clip_in_headless_chromium(audio_server):
+    playwright_api = browser_or_skip()
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+             "--autoplay-policy=no-user-gesture-required"]
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+        try:
+            page = browser.new_page()
+            page.goto(audio_server)
+            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+            page.wait_for_selector("#sample-audio audio", timeout=30_000)
+            assert page.locator("#sample-audio audio").count() == 8
+            played = page.evaluate("""async () => {
+                const player = document.querySelector('#sample-audio audio');
+                await player.play();
+                await new Promise(done => setTimeout(done, 500));
+                return {duration: player.duration, time: player.currentTime, error: player.error && player.error.code,
+                        source: player.src.slice(0, 22)};
+            }""")
+            assert played["source"] == "data:audio/wav;base64," and played["error"] is None
+            assert played["duration"] > 0.2 and played["time"] > 0.05  # it decoded and it plays
+            assert page.text_content("#error") == ""
+        finally:
+            browser.close()

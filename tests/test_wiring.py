@@ -82,6 +82,9 @@ ELSEWHERE = {
     ("train", "compile"): "the same computation compiled; test_training.py runs it",
     ("train", "flush_denormals"): "a speed switch that is equal in exact arithmetic; test_training.py checks it is restored",
     ("train", "device"): "where the work runs; test_training.py and the GPU checks",
+    ("dae", "snr_db"): "noise added to audio (digits are not audio); test_audio_noise.py checks the ratios drawn from it",
+    ("dae", "noise_file"): "recorded noise for audio; test_audio_runs.py trains with one and keeps its spectrum",
+    ("dae", "noise_frames"): "the length of noise_file's spectrum, kept with the weights; test_audio_runs.py",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -113,6 +114,7 @@ def _train(distributed, model, data, source, epochs, run_dir, config, overrides,
 
     dataset = _load_for_all_ranks(run_config, distributed, get_model_class(run_config.model_name).image_range, source)
     run_config.data.fingerprint = dataset.fingerprint  # the record a rerun or resume is checked against
+    run_config.data.audio = dataset.audio  # the front end as chosen, so new clips are transformed the same way
     _fit_batch_size(run_config, len(dataset.train) // distributed.world_size)
     torch.manual_seed(run_config.seed)  # the initial weights follow from the seed
     trained = build_model(run_config, dataset, specs)
@@ -201,6 +203,7 @@ def build_model(run_config: RunConfig, dataset: Dataset, networks: Mapping[str, 
         preprocessing=dataset.preprocessing.to_dict(),
         dataset=run_config.data.name,
         table=dataset.table.to_dict() if dataset.table is not None else None,
+        audio=dataset.audio,
         networks=dict(networks) if networks else None,
     )
     _check_model_fits(cls, config)
@@ -215,7 +218,7 @@ def _check_model_fits(cls: type[GenerativeModel], config) -> None:
     """Refuse, before allocating, a model whose training state (weights, gradients, two Adam moments) would not
     fit in free memory: it is first built on the meta device, which allocates nothing."""
     with torch.device("meta"):
-        shell = cls(config)
+        shell = cls(copy.deepcopy(config))  # a model may fill in its config as it is built: the real build does
     values = sum(p.numel() for p in shell.parameters())
     check_fits(values, (1,), "parameters (with their gradients and Adam's two moments)",
                "make the model smaller (model.hidden, model.channels, model.width, model.latent_dim)", copies=4)

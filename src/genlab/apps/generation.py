@@ -4,16 +4,19 @@
     model = genlab.load(run)
     sample_to_file(model, run, "sevens.npy", 100, label=7)      # uint8 for 8-bit image data
     reconstruct_to_file(model, run, "recon.png", 32)             # originals above reconstructions
+    reconstruct_to_file(model, run, "out.wav", 1, inputs=["in.wav"])  # a model of audio: a clip in, a clip out
     encode_to_file(model, run, "codes.npz", split="test")        # codes and labels
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from genlab.api import run_data_config
+from genlab.apps.inputs import read_inputs
 from genlab.apps.outputs import check_sample_output, write_codes, write_grid, write_samples
 from genlab.bounds import check_seed, check_whole
 from genlab.data.model_inputs import model_inputs
@@ -57,16 +60,26 @@ def conditioning_labels(model, y: torch.Tensor | None, data: str | None) -> torc
 
 
 def reconstruct_to_file(model, run: str | Path, output: str | Path, count: int, *, data: str | None = None,
-                        split: str = "test") -> tuple[int, float]:
-    """Reconstruct the first `count` inputs of a split; write them (a .png shows originals above them).
+                        split: str = "test", inputs: Sequence[str | Path] = ()) -> tuple[int, float]:
+    """Reconstruct the first `count` inputs of a split, or the files `inputs` (images, audio clips, arrays);
+    write them (a .png shows originals above them, a .wav plays the reconstructions one after another).
 
     Returns how many were written and their mean squared error in model units.
     """
-    check_sample_output(model, output, (".png", ".npy", ".npz", ".csv"))
+    check_sample_output(model, output, (".png", ".npy", ".npz", ".csv", ".wav"))
     model.require("codes", "reconstruct")
     if count < 1:
         raise GenlabError(f"the number of inputs must be at least 1 (got {count})")
-    x, y = data_split(model, run, data, split, limit=count)
+    if inputs and data is not None:
+        raise GenlabError("give input files or --data, not both")
+    if inputs:
+        if model.conditional:
+            raise GenlabError(f"this {model.model_name} is conditional and files carry no labels; "
+                              "reconstruct labelled data with --data")
+        x, _ = read_inputs(model, inputs)
+        x, y = x[:count], None
+    else:
+        x, y = data_split(model, run, data, split, limit=count)
     reconstructions = run_batched(model.reconstruct, x, conditioning_labels(model, y, data), device=model.device).float()
     if Path(output).suffix.lower() == ".png":
         columns = min(8, len(x))

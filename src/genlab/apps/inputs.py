@@ -1,11 +1,12 @@
-"""Files in and out of the applications: image files, image folders and array files.
+"""Files in and out of the applications: image files, image folders, audio clips and array files.
 
 Applications read what a user has on disk (PNG/JPEG files, a folder of them, or a
 .npy/.npz/.csv array) and bring it to the model's input space:
 - for image models, 8-bit values (image files, uint8 arrays) are pixel intensities
   0..255, whatever units the training data had; float arrays are in the training
   data's own units (floats in [0, 1] are accepted for models trained on 8-bit images);
-- for vector models, values go through the preprocessing fitted on the training data.
+- for vector models, values go through the preprocessing fitted on the training data;
+- for models of audio (spectrograms), WAV/FLAC/OGG clips go through the model's own front end.
 genlab.apps.outputs writes results back in the same units.
 """
 
@@ -18,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.data.audio import AUDIO_SUFFIXES
+from genlab.data.audio_folder import audio_files, holds_audio, spectrograms
 from genlab.data.columns import Columns
 from genlab.data.readers import IMAGE_SUFFIXES, decode_image, read_array_file
+from genlab.data.spectrogram import Spectrogram
 from genlab.errors import GenlabError
 from genlab.models.units import to_model_space
 from genlab.settings import shown
@@ -128,9 +132,37 @@ def read_inputs(model, paths: Sequence[str | Path]) -> tuple[torch.Tensor, list[
     if model.config.table:
         table, names = read_table(paths)
         return model.preprocess(table).cpu(), names
+    if model.config.audio and paths and all(is_audio_input(Path(p)) for p in paths):
+        stored, names = read_clips(paths, Spectrogram.from_dict(model.config.audio))
+        return to_model_space(model, stored), names
     channels = model.config.data_shape[0] if model.config.is_image else None
     stored, names = read_samples(paths, channels)
     return to_model_space(model, stored), names
+
+
+def is_audio_input(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES or (path.is_dir() and holds_audio(path))
+
+
+def clip_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Audio files, and the clips in folders of them, in order."""
+    files = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            files += audio_files(path)
+        elif not path.is_file():
+            raise GenlabError(f"{path}: no such file or folder")
+        else:
+            files.append(path)
+    return files
+
+
+def read_clips(paths: Sequence[str | Path], front) -> tuple[np.ndarray, list[str]]:
+    """Audio files and folders of them -> their spectrograms under the model's front end (N, 1, mels, frames),
+    each clip cut or padded to the front end's length, and a name for each."""
+    files = clip_paths(paths)
+    return spectrograms(files, front), [file.stem for file in files]
 
 
 def read_table(paths: Sequence[str | Path]) -> tuple[Columns, list[str]]:

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from genlab.apps.generation import data_split
+from genlab.apps.inputs import read_inputs
+from genlab.apps.outputs import write_clips
 from genlab.bounds import MAX_PICTURE_STEPS, check_whole
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
@@ -115,9 +118,12 @@ def traversal_codes(code: torch.Tensor, std: torch.Tensor, dims: list[int], step
 
 @torch.no_grad()
 def decode_grid(model, codes: torch.Tensor, path: str | Path, columns: int) -> Path:
+    """Decode the codes; write a grid of `columns` pictures a row, or, to a .wav, the clips one after another."""
     if not model.capabilities.images:
         raise GenlabError("this model works on vectors; decoded pictures need an image model (try --plot scatter)")
     images = run_batched(model.decode, codes, device=model.device).float()
+    if Path(path).suffix.lower() == ".wav":
+        return write_clips(model, images, Path(path))
     return save_image_grid(to_unit_range(images, model.config.value_range), path, columns=columns)
 
 
@@ -134,15 +140,25 @@ TRAVERSED_DIMENSIONS = 10  # traversal rows: the dimensions with the largest spr
 
 def latent_picture(model, run: str | Path, plot: str, output: str | Path, *, data: str | None = None,
                    split: str = "test", count: int = 5000, method: str = "pca", index: list[int] = (0, 1),
-                   steps: int = 10) -> Path:
-    """One picture of the code space (scatter, grid, interpolate, traverse) of a split's inputs, written to `output`."""
-    output = check_output_path(output, (".png",))
+                   steps: int = 10, inputs: Sequence[str | Path] = ()) -> Path:
+    """One picture of the code space (scatter, grid, interpolate, traverse) of a split's inputs, or of the files
+    `inputs`, written to `output`: a .png, or for a model of audio a .wav of the decoded clips (not scatter)."""
+    output = check_output_path(output, (".png", ".wav"))
     if plot not in PLOTS:
         raise GenlabError(f"unknown plot '{plot}' (choose from {', '.join(PLOTS)})")
+    if output.suffix.lower() == ".wav" and (plot == "scatter" or not model.config.audio):
+        raise GenlabError(f"output '{output}': a .wav is for the decoded clips of a model of audio (grid, interpolate, "
+                          "traverse); write a .png")
     check_whole(steps, "the number of steps (--steps)", 2, MAX_PICTURE_STEPS)
     check_whole(count, "the number of points (-n)", 2, 10**12)
     model.require("label_free_codes", "map its codes")
-    x, y = data_split(model, run, data, split, limit=count if plot == "scatter" else MAX_CODES)
+    if inputs and data is not None:
+        raise GenlabError("give input files or --data, not both")
+    if inputs:
+        x, _ = read_inputs(model, inputs)
+        y = None
+    else:
+        x, y = data_split(model, run, data, split, limit=count if plot == "scatter" else MAX_CODES)
     if plot == "scatter":
         return scatter_plot(model, x, y, output, method=method)
     codes = encode_all(model, x)

@@ -4,6 +4,7 @@
     write_samples(model, x, "samples.png")      # one image, or a grid of several
     write_samples(model, x, "samples/", names)  # a folder: one PNG per sample
     write_samples(model, x, "codes.npz", labels=y)
+    write_samples(model, x, "clips.wav")        # a model of audio: the clips one after another
 
 Every file appears whole or not at all (genlab.files.atomic_path); folders are created.
 """
@@ -21,14 +22,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from genlab.data.audio import write_audio
 from genlab.data.columns import Columns
+from genlab.data.spectrogram import Spectrogram
 from genlab.errors import GenlabError
 from genlab.files import atomic_path, check_output_path
 from genlab.images import save_image_grid
 from genlab.models.latent import to_unit_range
 from genlab.models.units import to_columns, to_stored_units
 
-SAMPLE_OUTPUTS = ("", ".png", ".npy", ".csv", ".npz")  # "" is a folder
+SAMPLE_OUTPUTS = ("", ".png", ".npy", ".csv", ".npz", ".wav")  # "" is a folder
+GRIFFIN_LIM_ITERATIONS = 100  # phase estimation for audio out (genlab.data.spectrogram)
+GAP_SECONDS = 0.3  # silence between the clips of one .wav of several samples
 
 
 def check_sample_output(model, output: str | Path, suffixes: Sequence[str] = SAMPLE_OUTPUTS) -> Path:
@@ -36,6 +41,8 @@ def check_sample_output(model, output: str | Path, suffixes: Sequence[str] = SAM
     path = check_output_path(output, suffixes)
     if model.config.table and path.suffix.lower() != ".csv":
         raise GenlabError(f"output '{output}': this model works on table records; write a .csv")
+    if path.suffix.lower() == ".wav" and not model.config.audio:
+        raise GenlabError(f"output '{output}': this model was not trained on audio; write .png, .npy, .npz or .csv")
     if path.suffix.lower() in ("", ".png") and not model.capabilities.images:
         raise GenlabError(f"output '{output}': this model works on vectors of {model.config.data_shape[0]} "
                           "features; write .npy, .npz or .csv")
@@ -66,6 +73,8 @@ def write_samples(model, x: torch.Tensor, output: str | Path, names: Sequence[st
                     else:
                         np.save(handle, stored)
         return [output]
+    if suffix == ".wav":
+        return [write_clips(model, x, output)]
     if suffix == ".png":
         if len(x) == 1:
             return [save_png(to_pixels(model, x)[0], output)]
@@ -78,6 +87,11 @@ def write_samples(model, x: torch.Tensor, output: str | Path, names: Sequence[st
     output.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
+        if model.config.audio:  # a clip per sample, to listen to
+            front = Spectrogram.from_dict(model.config.audio)
+            for wave, name in zip(to_waveforms(model, x), names):
+                written.append(write_audio(output / f"{name}.wav", wave, front.rate))
+            return written
         for image, name in zip(to_pixels(model, x), names):
             written.append(save_png(image, output / f"{name}.png"))
     except BaseException:  # a full disk half-way: no half set of images left looking complete
@@ -88,6 +102,21 @@ def write_samples(model, x: torch.Tensor, output: str | Path, names: Sequence[st
                 output.rmdir()
         raise
     return written
+
+
+def to_waveforms(model, x: torch.Tensor) -> np.ndarray:
+    """An audio model's spectrograms (model space) -> waveforms (N, samples) at its rate, phase by Griffin-Lim."""
+    decibels = torch.from_numpy(np.asarray(to_stored_units(model, x), dtype=np.float32))
+    return Spectrogram.from_dict(model.config.audio).waveforms(decibels, iterations=GRIFFIN_LIM_ITERATIONS).numpy()
+
+
+def write_clips(model, x: torch.Tensor, output: Path) -> Path:
+    """An audio model's samples as one WAV: the clips one after another, a short silence between them."""
+    front = Spectrogram.from_dict(model.config.audio)
+    gap = np.zeros(int(GAP_SECONDS * front.rate), dtype=np.float32)
+    waves = to_waveforms(model, x)
+    reel = np.concatenate([part for wave in waves for part in (wave, gap)][:-1])
+    return write_audio(output, reel, front.rate)
 
 
 def write_grid(model, x: torch.Tensor, output: str | Path, columns: int | None = None) -> Path:

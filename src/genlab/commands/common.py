@@ -7,8 +7,9 @@ import importlib
 
 from genlab.bounds import MAX_SEED
 
-INPUTS_HELP = "image files, folders of images, or .npy/.npz/.csv arrays (one sample per row)"
-OUTPUT_HELP = "a folder (one PNG per input), a .png, or .npy/.npz/.csv (values in the data's units)"
+INPUTS_HELP = "image files, folders of images, audio clips (.wav/.flac/.ogg) or folders of them, or .npy/.npz/.csv arrays (one sample per row)"
+OUTPUT_HELP = ("a folder (one PNG per input; one WAV for a model of audio), a .png, .npy/.npz/.csv (values in the data's "
+               "units), or .wav (a model of audio)")
 
 
 class lazy:  # noqa: N801  (used like a module: `api = lazy("genlab.api")`, then `api.load(...)`)

@@ -20,7 +20,8 @@ api, generation = lazy("genlab.api"), lazy("genlab.apps.generation")
 def register(commands, common) -> None:
     sample = commands.add_parser("sample", parents=[common], help="draw new samples from a trained model",
                                  **with_examples("genlab sample RUN -n 64 -o samples.png",
-                                                 "genlab sample RUN --class 7 -n 100 -o sevens.npy"))
+                                                 "genlab sample RUN --class 7 -n 100 -o sevens.npy",
+                                                 "genlab sample RUN --class 7 -n 5 -o sevens.wav  # a model of audio"))
     sample.add_argument("run", help="run directory or model folder")
     add_num_samples(sample, 64)
     add_output(sample, OUTPUT_HELP, default="samples.png")
@@ -34,12 +35,16 @@ def register(commands, common) -> None:
     sample.set_defaults(handler=run_sample)
 
     reconstruct = commands.add_parser("reconstruct", parents=[common],
-                                      help="encode and decode data: a grid of originals over reconstructions")
+                                      help="encode and decode data: a grid of originals over reconstructions",
+                                      **with_examples("genlab reconstruct RUN -n 32 -o reconstructions.png",
+                                                      "genlab reconstruct RUN in.wav -o out.wav  # a model of audio"))
     reconstruct.add_argument("run", help="run directory or model folder")
+    reconstruct.add_argument("inputs", nargs="*", metavar="INPUT",
+                             help="files to reconstruct (images, audio clips, arrays); default: a split of --data")
     add_data(reconstruct)
     add_num_samples(reconstruct, 32, "inputs")
-    add_output(reconstruct, ".png grid (originals above reconstructions), or .npy/.npz/.csv values in the data's units",
-               default="reconstructions.png")
+    add_output(reconstruct, ".png grid (originals above reconstructions), .npy/.npz/.csv values in the data's units, "
+               "or .wav (a model of audio: the reconstructions one after another)", default="reconstructions.png")
     add_device(reconstruct)
     reconstruct.set_defaults(handler=run_reconstruct)
 
@@ -61,7 +66,7 @@ def run_sample(args) -> None:
 def run_reconstruct(args) -> None:
     model = api.load(args.run, device=args.device)
     count, error = generation.reconstruct_to_file(model, args.run, args.output, args.num_samples, data=args.data,
-                                                  split=args.split)
+                                                  split=args.split, inputs=args.inputs)
     print(f"wrote {count} reconstructions to {args.output} (mean squared error {error:.5f} in model units)")
 
 

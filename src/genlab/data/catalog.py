@@ -19,13 +19,17 @@ class NamedDataset:
     description: str
     shape: tuple[int, ...]
     class_names: tuple[str, ...]
-    read: Callable[[Path], RawArrays]
+    read: Callable[[Path], RawArrays] | None  # (folder) -> arrays; None for a set of audio clips
     mirrors: tuple[str, ...] = ()
     files: tuple[DataFile, ...] = ()
     archive: Archive | None = None
     license: str = ""
     download_size: str = ""
     citation: str = field(default="", repr=False)
+    # a set of audio clips: (folder) -> (clip files, labels, which are test clips), read as spectrograms by a
+    # front end of these settings (`shape` is its); data.audio replaces them, with the rest chosen from the clips
+    clips: Callable[[Path], tuple[list[Path], np.ndarray, np.ndarray]] | None = None
+    front_end: dict | None = None
 
     @property
     def needs_files(self) -> bool:
@@ -120,6 +124,22 @@ CIFAR10 = NamedDataset(
     download_size="163 MB",
 )
 
+FSDD_TEST_INDICES = range(5)  # the dataset's authors hold out each speaker's takes 0-4 of every digit
+
+
+def _fsdd_files() -> tuple[DataFile, ...]:
+    """The 3,000 clips and their SHA-256, as listed in the package's fsdd.sha256 (the dataset's own layout)."""
+    listing = (Path(__file__).with_name("fsdd.sha256")).read_text().split()
+    return tuple(DataFile(name, "recordings/" + name, digest) for digest, name in zip(listing[::2], listing[1::2]))
+
+
+def _fsdd_clips(directory: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
+    """The clips, their digits, and which are test clips (takes 0-4)."""
+    files = [directory / spec.name for spec in _fsdd_files()]
+    digit, take = zip(*((int(f.stem.split("_")[0]), int(f.stem.split("_")[2])) for f in files))
+    return files, np.array(digit, dtype=np.int64), np.isin(np.array(take), list(FSDD_TEST_INDICES))
+
+
 DIGITS = NamedDataset(
     name="digits",
     description="scikit-learn's bundled 8x8 digits: 1,797 images, 1x8x8 grey, 10 classes (offline)",
@@ -130,7 +150,22 @@ DIGITS = NamedDataset(
     download_size="bundled",
 )
 
-NAMED_DATASETS: dict[str, NamedDataset] = {d.name: d for d in (DIGITS, MNIST, FASHION_MNIST, CIFAR10)}
+FSDD = NamedDataset(
+    name="fsdd",
+    description="Free Spoken Digit Dataset: 3,000 clips at 8 kHz (6 speakers x 10 digits x 50 takes; takes 0-4 "
+                "are the test split), read as 1x64x128 log-mel spectrograms by default (data.audio), 10 classes",
+    shape=(1, 64, 128),
+    class_names=tuple(str(i) for i in range(10)),
+    read=None,
+    clips=_fsdd_clips,
+    front_end={"rate": 8000, "n_fft": 256, "hop": 64, "samples": 8128},
+    mirrors=("https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/master/",),
+    files=_fsdd_files(),
+    license="CC BY-SA 4.0",
+    download_size="21 MB",
+)
+
+NAMED_DATASETS: dict[str, NamedDataset] = {d.name: d for d in (DIGITS, MNIST, FASHION_MNIST, CIFAR10, FSDD)}
 
 
 def get_named_dataset(name: str) -> NamedDataset:

@@ -24,6 +24,10 @@ class DataConfig:
     label_column: str | None = None  # CSV or DataFrame column holding labels (default: label/target/class/y if present)
     column_types: dict[str, str] | None = None  # tables: kinds to force, e.g. {port: categorical}; others are inferred
     image_size: list[int] | None = None  # [H, W] to resize an image folder to
+    label_pattern: str | None = None  # audio folders: a regex whose first group is the label, e.g. ^(\\d+)_
+    # audio: the log-mel front end (genlab.data.spectrogram.Spectrogram: rate, samples, n_fft, hop, mels, fmin,
+    # fmax, floor_db); unset keys are chosen from the clips, and the whole is recorded at the first training
+    audio: dict | None = None
     root: str | None = None  # dataset cache; default $GENLAB_DATA or ~/.cache/genlab
     # what the run was trained on (shape, dtype, sha256, columns), recorded at the first training; a rerun
     # on data with another fingerprint is refused unless this is set to null
@@ -41,6 +45,11 @@ class DataConfig:
                 1 <= side <= MAX_IMAGE_SIDE for side in self.image_size)):
             raise GenlabError(f"data.image_size must be [height, width], each from 1 to {MAX_IMAGE_SIDE} "
                               f"(got {str(self.image_size)[:80]})")
+        if self.label_pattern is not None and not isinstance(self.label_pattern, str):
+            raise GenlabError(f"data.label_pattern must be a regular expression (got {str(self.label_pattern)[:80]})")
+        if self.audio is not None and not isinstance(self.audio, dict):
+            raise GenlabError("data.audio must be a mapping of front-end settings, e.g. {rate: 16000, mels: 80} "
+                              f"(got {str(self.audio)[:80]})")
 
 
 def check_seed(seed: int, key: str) -> int:

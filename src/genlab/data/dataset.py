@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlab.data.audio_folder import holds_audio, read_audio_folder, read_listed_clips
 from genlab.data.catalog import NAMED_DATASETS, NamedDataset
 from genlab.data.columns import Columns
 from genlab.data.config import DataConfig
@@ -47,6 +48,7 @@ class Dataset:
     test_split: str  # "published" (the dataset's own) or "seeded" (cut by genlab with data.split_seed)
     table: TableEncoding | None = None  # how a mixed-type table's columns became the vectors
     fingerprint: dict | None = None  # what the source held (genlab.data.memory.fingerprint)
+    audio: dict | None = None  # clips read as spectrograms: the front end's settings (genlab.data.spectrogram)
 
     @property
     def kind(self) -> str:
@@ -116,6 +118,7 @@ def load_dataset(
         test_split=test_split,
         table=table,
         fingerprint=print_,
+        audio=raw.audio,
     )
 
 
@@ -159,10 +162,15 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
         raise GenlabError(f"this run was trained on {what}; pass that data again (data=X in Python; to evaluate "
                           "or use the model on a file holding it, --data FILE)")
     if config.name in NAMED_DATASETS:
-        _refuse_unused(config, "a named dataset", ("label_column", "column_types", "image_size"))
         named = NAMED_DATASETS[config.name]
+        _refuse_unused(config, "a named dataset", ("label_column", "column_types", "image_size", "label_pattern",
+                                                   *(() if named.clips else ("audio",))))
         directory = ensure_named_dataset(named, config.root, download=download, mirror=mirror)
-        raw = named.read(directory)
+        if named.clips is not None:
+            # the set's own front end, or the settings given with the rest chosen from its clips
+            raw = read_listed_clips(*named.clips(directory), config.audio or named.front_end)
+        else:
+            raw = named.read(directory)
         raw.class_names = list(named.class_names)
         return raw
     try:
@@ -170,19 +178,22 @@ def read_raw(config: DataConfig, *, download: bool = True, mirror: str | None = 
         is_dir, is_file = path.is_dir(), path.is_file()
     except (OSError, RuntimeError) as error:  # a name too long for a path, a ~user that does not exist
         raise GenlabError(f"unknown dataset '{shown(config.name)}': not a usable path ({shown(error, 120)})") from None
+    if is_dir and holds_audio(path):
+        _refuse_unused(config, "an audio folder", ("label_column", "column_types", "image_size"))
+        return read_audio_folder(path, config.audio, config.label_pattern)
     if is_dir:
-        _refuse_unused(config, "an image folder", ("label_column", "column_types"))
+        _refuse_unused(config, "an image folder", ("label_column", "column_types", "label_pattern", "audio"))
         return read_image_folder(path, config.image_size)
     if is_file:
-        _refuse_unused(config, "an array file", ("image_size",) if path.suffix.lower() == ".csv" else
-                       ("label_column", "column_types", "image_size"))
+        _refuse_unused(config, "an array file", ("image_size", "label_pattern", "audio") if path.suffix.lower() == ".csv"
+                       else ("label_column", "column_types", "image_size", "label_pattern", "audio"))
         raw = read_array_file(path, config.label_column, config.column_types)
         if raw.y_train is not None:
             raw.y_train, _ = as_labels(raw.y_train, len(raw.x_train), path)
         return raw
     raise GenlabError(
         f"unknown dataset '{shown(config.name)}': not a named dataset ({', '.join(NAMED_DATASETS)}) "
-        "nor an existing .npy/.npz/.csv file or image folder"
+        "nor an existing .npy/.npz/.csv file, image folder or audio folder"
     )
 
 
@@ -191,7 +202,8 @@ def _refuse_unused(config: DataConfig, kind: str, keys: tuple[str, ...]) -> None
     for key in keys:
         if getattr(config, key) is not None:
             applies = {"label_column": "CSV files and DataFrames", "column_types": "CSV files and DataFrames",
-                       "image_size": "image folders"}[key]
+                       "image_size": "image folders", "label_pattern": "audio folders",
+                       "audio": "audio folders and fsdd"}[key]
             raise GenlabError(f"data.{key} applies to {applies}, and '{shown(config.name)}' is {kind}; "
                               f"remove data.{key} (or set it to null)")
 

@@ -204,7 +204,7 @@ def _fetch_one(spec: DataFile, mirror: str, directory: Path) -> None:
         if local is not None and (local / spec.name).is_file():
             shutil.copyfile(local / spec.name, content)  # the folder holds the decompressed file
         else:
-            packed = Path(scratch) / ("download-" + spec.remote)
+            packed = Path(scratch) / ("download-" + Path(spec.remote).name)
             _download(mirror, spec.remote, packed)
             _decompress(packed, content)
         actual = sha256_of(content)

@@ -55,6 +55,9 @@ def fingerprint(raw: RawArrays) -> dict:
     """What data this is: shape, dtype, SHA-256 of its values and labels, and its columns for a table."""
     digest = hashlib.sha256()
     parts = [raw.x_train, raw.y_train, raw.x_test, raw.y_test]
+    if raw.source_sha256 is not None:
+        digest.update(raw.source_sha256.encode())
+        parts = [raw.y_train, raw.y_test]  # the values are those of the sources, through the same transform
     for part in parts:
         if part is None:
             digest.update(b"-")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from genlab.data.config import DataConfig
@@ -19,6 +21,9 @@ def model_inputs(model, data: str | DataConfig, split: str, limit: int | None = 
     values, or, with `binarize_seed`, as one fixed Bernoulli draw (for likelihoods).
     """
     table = TableEncoding.from_dict(model.config.table) if model.config.table else None
+    data = DataConfig(name=data) if isinstance(data, str) else data
+    if model.config.audio and data.audio is None:  # other clips are heard through the model's own front end
+        data = dataclasses.replace(data, audio=dict(model.config.audio))
     dataset = load_dataset(data, image_range=type(model).image_range, table=table)
     if tuple(dataset.shape) != tuple(model.config.data_shape):
         name = data if isinstance(data, str) else data.name

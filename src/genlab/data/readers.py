@@ -40,6 +40,10 @@ class RawArrays:
     x_test: np.ndarray | None = None  # present when the source has its own test split
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
+    audio: dict | None = None  # audio read as spectrograms: the front end's settings (genlab.data.spectrogram)
+    # what identifies the data when its values may differ in the last bits between machines (audio: the clips'
+    # bytes and the front end, not the spectrograms computed from them); genlab.data.memory.fingerprint uses it
+    source_sha256: str | None = None
 
 
 def read_idx(path: Path) -> np.ndarray:

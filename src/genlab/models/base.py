@@ -35,6 +35,7 @@ from torch import nn
 
 from genlab.bounds import check_whole
 from genlab.data.preprocessing import check_preprocessing
+from genlab.data.spectrogram import check_front_end
 from genlab.errors import GenlabError
 from genlab.files import file_sha256, write_bytes_atomic, write_text_atomic
 from genlab.models import units
@@ -63,6 +64,7 @@ class ModelConfig:
     preprocessing: dict | None = derived(None)  # how raw data becomes inputs (genlab.data.Preprocessing)
     dataset: str | None = derived(None)  # the name or path of the training data
     table: dict | None = derived(None)  # a mixed-type table's column encoding (genlab.data.tables.TableEncoding)
+    audio: dict | None = derived(None)  # spectrograms of audio: the front end's settings (genlab.data.spectrogram)
     networks: dict | None = derived(None)  # user networks by role: {"encoder": {"class": ..., "config": ...}}
 
     def __post_init__(self) -> None:
@@ -390,6 +392,7 @@ def _config_from_dict(config_cls: type[ModelConfig], values: dict, directory: Pa
         config = config_cls(**checked)
         if config.preprocessing is not None:
             check_preprocessing(config.preprocessing, config.data_shape)
+        check_front_end(config.audio, config.data_shape)
         return config
     except GenlabError as error:
         raise GenlabError(f"{directory / CONFIG_FILE}: {error}; restore it or retrain") from None

@@ -99,7 +99,8 @@ class EnsembleConfig(ModelConfig):
             raise GenlabError(f"model.channels must be two whole numbers in 1..1024 (got {self.channels!r})")
         self.channels = tuple(channels)
         if self.rotations == 0:
-            square = conv and self.data_shape[1] == self.data_shape[2]
+            # spectrograms are not turned: a quarter turn would swap time and frequency
+            square = conv and self.data_shape[1] == self.data_shape[2] and not self.audio
             self.rotations = 4 if square and self.members >= 2 else 1
         if self.rotations not in (1, 2, 4):
             raise GenlabError(f"model.rotations must be 1 (no turning), 2 (half turns), 4 (quarter turns) or 0 (auto) "

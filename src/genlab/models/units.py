@@ -17,6 +17,7 @@ training data. Units:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -111,8 +112,10 @@ def preprocessing_of(model) -> Preprocessing:
 
 
 def stored_as_bytes(preprocessing: Preprocessing) -> bool:
-    """Whether the training images were 8-bit (a single scale of about 1/255 or 2/255)."""
-    return len(preprocessing.scale) == 1 and preprocessing.scale[0] < 0.01
+    """Whether the training images were 8-bit: a single scale of 1/255 (to [0, 1]) or 2/255 (to [-1, 1]), the
+    range of bytes. Float data spanning about 100 units (decibels) has a scale near these, not equal to them."""
+    return len(preprocessing.scale) == 1 and any(
+        math.isclose(preprocessing.scale[0], span / 255.0, rel_tol=1e-6) for span in (1.0, 2.0))
 
 
 def as_columns(model, raw: Any, source: str = "input") -> Columns:

@@ -3,7 +3,7 @@
 Everything is inside the file (PNG images as base64 data, CSS inline, no scripts, no
 links to the network), so it opens from disk, mails as an attachment and archives as it
 is. Sections: summary, resolved config, loss curves, sample grids across training, the
-last reconstructions, a latent map, the anomaly detector of `genlab detect fit` with the
+last reconstructions, for a model of audio its samples and reconstructions to play, a latent map, the anomaly detector of `genlab detect fit` with the
 explanations of its most anomalous training records, and the metrics of `genlab eval`.
 """
 
@@ -22,6 +22,7 @@ from genlab.errors import GenlabError
 from genlab.eval.formatting import format_results
 from genlab.eval.stored import read_eval
 from genlab.files import check_output_path, write_text_atomic
+from genlab.report.audio import audio_section
 from genlab.report.detector import detector_section
 from genlab.report.summary import run_summary
 from genlab.runs import RunDirectory
@@ -54,7 +55,8 @@ def render_report(run: str | Path, output: str | Path | None = None, eval_file: 
     outdated = evaluation is None and read_eval(directory.root, current=False) is not None
 
     sections = [_summary_section(summary), _curves_section(directory), _samples_section(directory),
-                _latent_section(directory, device), detector_section(directory, _figure, device),
+                audio_section(directory, device), _latent_section(directory, device),
+                detector_section(directory, _figure, device),
                 _metrics_section(evaluation, outdated),
                 f"<h2>Configuration</h2><pre>{html.escape(directory.config_path.read_text())}</pre>"]
     title = f"{summary['model']} on {summary.get('data') or '?'}"

@@ -145,7 +145,7 @@ def create_app(run: str | Path, device: str = "cpu", queue_limit: int = QUEUE_LI
 
     @app.post("/api/sample")
     async def sample(request: SampleRequest):
-        return {"image": await worker.run(explorer.sample, request.count, request.seed, request.label)}
+        return await worker.run(explorer.sample, request.count, request.seed, request.label)
 
     @app.post("/api/map/decode")
     async def decode_point(request: PointRequest):
@@ -161,7 +161,7 @@ def create_app(run: str | Path, device: str = "cpu", queue_limit: int = QUEUE_LI
 
     @app.post("/api/interpolate")
     async def interpolate(request: InterpolateRequest):
-        return {"image": await worker.run(explorer.interpolate, request.first, request.second, request.steps)}
+        return await worker.run(explorer.interpolate, request.first, request.second, request.steps)
 
     @app.post("/api/analyze")
     async def analyze(request: Request):

@@ -1,5 +1,6 @@
 """The model behind the explorer: what it precomputes (test codes, a 2-D map, score calibration) and the checked
 operations the routes of app.py run on the worker thread (sampling, decoding, interpolation, analysing uploads).
+A model of audio also sends its samples, test clips and interpolations as WAV to play.
 
 A run with a detector (`genlab detect fit` on images) is analysed with that detector: its score, threshold and
 explanation map; such a run need not generate (the default ae-ensemble does not), and then only analysis shows."""
@@ -19,7 +20,8 @@ from genlab.api import load, run_data_config
 from genlab.apps.anomaly import PER_FEATURE, AnomalyDetector
 from genlab.apps.denoising import denoise
 from genlab.apps.latent import interpolation_codes
-from genlab.apps.outputs import save_png, to_pixels
+from genlab.apps.outputs import save_png, to_pixels, to_waveforms, write_clips
+from genlab.data.audio import wav_bytes
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
 from genlab.images import heat_maps, save_image_grid
@@ -33,6 +35,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
 MAX_SAMPLES = 64
 MAX_STEPS = 32
+MAX_CLIPS = 8  # samples of a model of audio also sent as clips to play (each takes a Griffin-Lim)
 MAX_SEED = 2**63 - 1
 MAX_CODE_LENGTH = 4096
 CODE_LIMIT_FLOOR = 10.0  # |z| a code may reach even when the test codes are small (or absent, as for a GAN)
@@ -115,9 +118,10 @@ class Explorer:
                 "detector": "saved" if self.saved_detector else "calibrated" if self.detector else None,
                 "detector_problem": self.detector_problem,
                 "can_sample": self.can_sample, "has_analysis": self.detector is not None,
-                "is_dae": self.model.capabilities.denoiser}
+                "is_dae": self.model.capabilities.denoiser,
+                "audio_rate": config.audio["rate"] if config.audio else None}
 
-    def sample(self, count: int, seed: int, label: int | None) -> str:
+    def sample(self, count: int, seed: int, label: int | None) -> dict:
         if not self.can_sample:
             raise GenlabError(f"a {self.model.model_name} does not generate; this run is served for its detector's "
                               "analysis (POST /api/analyze)")
@@ -128,7 +132,9 @@ class Explorer:
         self._check_label(label)
         generator = torch.Generator().manual_seed(seed)
         labels = torch.full((count,), label) if label is not None else None
-        return grid_url(self.model, self.model.sample(count, generator, labels), columns=int(np.ceil(np.sqrt(count))))
+        samples = self.model.sample(count, generator, labels)
+        return {"image": grid_url(self.model, samples, columns=int(np.ceil(np.sqrt(count)))),
+                "audio": self._clip_urls(samples[:MAX_CLIPS])}
 
     def latent_map(self) -> dict:
         self._need_map()
@@ -149,7 +155,7 @@ class Explorer:
         if self.test_x is None:
             raise GenlabError("the test data of this run is not available here")
         self._check_index("index", index, len(self.test_x))
-        result = {"image": image_url(self.model, self.test_x[index])}
+        result = {"image": image_url(self.model, self.test_x[index]), "audio": self._clip_urls(self.test_x[index:index + 1])}
         if self.codes is not None:
             result["code"] = self.codes[index].tolist()
             result["code_std"] = self.codes.std(0).tolist()
@@ -176,7 +182,7 @@ class Explorer:
         with torch.no_grad():
             return image_url(self.model, self.model.decode(z, labels)[0])
 
-    def interpolate(self, first: int, second: int, steps: int) -> str:
+    def interpolate(self, first: int, second: int, steps: int) -> dict:
         self._need_map()
         self._check_index("first", first, len(self.codes))
         self._check_index("second", second, len(self.codes))
@@ -184,7 +190,19 @@ class Explorer:
             raise GenlabError(f"steps {shown(steps)} is out of range: use 2 to {MAX_STEPS}")
         codes = interpolation_codes(self.codes[first], self.codes[second], steps)
         with torch.no_grad():
-            return grid_url(self.model, self.model.decode(codes), columns=steps)
+            decoded = self.model.decode(codes)
+        reel = None
+        if self.model.config.audio:  # the whole morph, one clip after another
+            with tempfile.TemporaryDirectory() as scratch:
+                reel = [_wav_url(write_clips(self.model, decoded, Path(scratch) / "morph.wav").read_bytes())]
+        return {"image": grid_url(self.model, decoded, columns=steps), "audio": reel}
+
+    def _clip_urls(self, x: torch.Tensor) -> list[str] | None:
+        """A model of audio's spectrograms as playable WAV data URLs (phase by Griffin-Lim); None for images."""
+        if not self.model.config.audio:
+            return None
+        rate = self.model.config.audio["rate"]
+        return [_wav_url(wav_bytes(wave, rate)) for wave in to_waveforms(self.model, x)]
 
     def analyze(self, data: bytes) -> dict:
         """Reconstruction, denoised version, anomaly score and its explanation map of one uploaded or drawn image."""
@@ -276,6 +294,10 @@ def heat_map_url(parts: torch.Tensor) -> str:
 
 def grid_url(model, images: torch.Tensor, columns: int) -> str:
     return _png_url(lambda path: save_image_grid(to_unit_range(images.float().cpu(), model.config.value_range), path, columns))
+
+
+def _wav_url(data: bytes) -> str:
+    return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _png_url(write) -> str:
