@@ -254,8 +254,10 @@ def main() -> None:
             row["margin_si_sdr_db"] = mean_sd([summary[s]["si_sdr"] - row[best]["si_sdr"] for s in seeds])
             row["margin_pesq"] = mean_sd([summary[s]["pesq_nb"] - max(row[m]["pesq_nb"] for m in GRIDS) for s in seeds])
             results["levels"][str(level)] = row
-            print(f"{level:g} dB: " + "; ".join(f"{name} SI-SDR {value['si_sdr']} PESQ {value['pesq_nb']}"
-                                                for name, value in row.items() if isinstance(value, dict)))
+            shown = {name: (row[name]["si_sdr"], row[name]["pesq_nb"]) for name in ("noisy input", *GRIDS)}
+            shown["genlab dae"] = (row["genlab dae"]["si_sdr"]["mean"], row["genlab dae"]["pesq_nb"]["mean"])
+            print(f"{level:g} dB: " + "; ".join(f"{name} SI-SDR {sdr:.2f} PESQ {quality:.2f}"
+                                                for name, (sdr, quality) in shown.items()))
     goal = results["levels"]["0.0"]["margin_si_sdr_db"]["mean"] >= 3.0 and all(
         results["levels"][str(level)]["margin_pesq"]["mean"] > 0 for level in LEVELS_DB)
     write_result(args.output, {
