@@ -10,6 +10,7 @@ turned down, and the noisy phase is kept.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,7 @@ def denoise_clips(model, inputs, output: str | Path) -> int:
     for file in files:  # every input is checked before anything is written
         audio_info(file)
     rate = Spectrogram.from_dict(model.config.audio).rate
+    made = not output.suffix and not output.exists()
     written: list[Path] = []
     try:
         for file, target in zip(files, targets):
@@ -93,5 +95,8 @@ def denoise_clips(model, inputs, output: str | Path) -> int:
     except BaseException:  # no half set of clips left looking complete
         for path in written:
             path.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                output.rmdir()
         raise
     return len(files)

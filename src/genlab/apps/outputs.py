@@ -110,13 +110,17 @@ def to_waveforms(model, x: torch.Tensor) -> np.ndarray:
     return Spectrogram.from_dict(model.config.audio).waveforms(decibels, iterations=GRIFFIN_LIM_ITERATIONS).numpy()
 
 
+def clip_reel(model, x: torch.Tensor) -> tuple[np.ndarray, int]:
+    """An audio model's samples as one waveform (the clips one after another, a short silence between them) and
+    its rate."""
+    rate = Spectrogram.from_dict(model.config.audio).rate
+    gap = np.zeros(int(GAP_SECONDS * rate), dtype=np.float32)
+    return np.concatenate([part for wave in to_waveforms(model, x) for part in (wave, gap)][:-1]), rate
+
+
 def write_clips(model, x: torch.Tensor, output: Path) -> Path:
     """An audio model's samples as one WAV: the clips one after another, a short silence between them."""
-    front = Spectrogram.from_dict(model.config.audio)
-    gap = np.zeros(int(GAP_SECONDS * front.rate), dtype=np.float32)
-    waves = to_waveforms(model, x)
-    reel = np.concatenate([part for wave in waves for part in (wave, gap)][:-1])
-    return write_audio(output, reel, front.rate)
+    return write_audio(output, *clip_reel(model, x))
 
 
 def write_grid(model, x: torch.Tensor, output: str | Path, columns: int | None = None) -> Path:

@@ -92,12 +92,16 @@ def fit_length(wave: np.ndarray, length: int) -> np.ndarray:
     return np.concatenate([wave, np.zeros(length - len(wave), dtype=wave.dtype)])
 
 
+def playable(wave: np.ndarray) -> np.ndarray:
+    """A waveform as written: flat float32, NaN as silence, clipped to [-1, 1]."""
+    return np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), -1.0, 1.0)
+
+
 def wav_bytes(wave: np.ndarray, rate: int) -> bytes:
     """A mono waveform as the bytes of a 16-bit PCM WAV file (for pages that embed their audio)."""
     soundfile = soundfile_module()
     buffer = io.BytesIO()
-    wave = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), -1.0, 1.0)
-    soundfile.write(buffer, wave, check_rate(rate), subtype="PCM_16", format="WAV")
+    soundfile.write(buffer, playable(wave), check_rate(rate), subtype="PCM_16", format="WAV")
     return buffer.getvalue()
 
 
@@ -109,7 +113,7 @@ def write_audio(path: str | Path, wave: np.ndarray, rate: int) -> Path:
     suffix = path.suffix.lower()
     if suffix not in AUDIO_SUFFIXES:
         raise GenlabError(f"{path}: audio is written as {', '.join(sorted(AUDIO_SUFFIXES))}; give one of those suffixes")
-    wave = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32).reshape(-1)), -1.0, 1.0)
+    wave = playable(wave)
     with atomic_path(path, size=2 * len(wave)) as scratch:
         subtype = "VORBIS" if suffix == ".ogg" else "PCM_16"
         soundfile.write(str(scratch), wave, check_rate(rate), subtype=subtype, format=suffix[1:].upper())

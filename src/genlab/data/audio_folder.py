@@ -29,13 +29,18 @@ from genlab.settings import shown
 BATCH = 256  # clips per batch of the front end
 
 
-def audio_files(root: Path) -> list[Path]:
-    """The audio files under `root`, its class subfolders included, in a fixed order."""
+def visible_files(root: Path, suffixes) -> list[Path]:
+    """The files under `root` with one of these suffixes, outside hidden folders, in a fixed order."""
     try:
-        return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+        return sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and p.is_file()
                       and not any(part.startswith(".") for part in p.relative_to(root).parts))
     except OSError as error:
         raise GenlabError(f"{root}: cannot be read ({error.strerror or error})") from None
+
+
+def audio_files(root: Path) -> list[Path]:
+    """The audio files under `root`, its class subfolders included, in a fixed order."""
+    return visible_files(root, AUDIO_SUFFIXES)
 
 
 def pattern_labels(files: list[Path], pattern: str, classes: list[str] | None) -> tuple[np.ndarray, list[str]]:
@@ -101,14 +106,10 @@ def spectrograms(files: list[Path], front: Spectrogram) -> np.ndarray:
 def holds_audio(path: Path) -> bool:
     """Whether a folder holds audio clips (it is then read as audio, not as images); one that holds images as
     well is refused rather than read as either."""
-    if not audio_files(path):
+    kinds = {p.suffix.lower() in AUDIO_SUFFIXES for p in visible_files(path, AUDIO_SUFFIXES | IMAGE_SUFFIXES)}
+    if True not in kinds:
         return False
-    try:
-        images = any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in path.rglob("*")
-                     if not any(part.startswith(".") for part in p.relative_to(path).parts))
-    except OSError as error:
-        raise GenlabError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if images:
+    if False in kinds:
         raise GenlabError(f"{path}: holds both audio clips and images; keep one kind of data in a folder")
     return True
 
@@ -130,9 +131,8 @@ def fitted_front_end(files: list[Path], front: Spectrogram | dict | None) -> Spe
     return choose_front_end([info.samplerate for info in infos], [info.frames / info.samplerate for info in infos], front)
 
 
-def read_clips(root: Path, front: Spectrogram, label_pattern: str | None, classes: list[str] | None,
-               files: list[Path] | None = None):
-    files = files or clip_files(root)
+def read_labelled_clips(root: Path, front: Spectrogram, label_pattern: str | None, classes: list[str] | None,
+               files: list[Path]):
     labels, classes = (pattern_labels(files, label_pattern, classes) if label_pattern
                        else folder_labels(root, files, classes))
     return spectrograms(files, front), labels, classes
@@ -163,13 +163,13 @@ def read_audio_folder(path: Path, front: Spectrogram | dict | None = None, label
     split = (path / "train").is_dir() and (path / "test").is_dir()
     files = clip_files(path / "train" if split else path)
     front = fitted_front_end(files, front)
-    x_train, y_train, classes = read_clips(path / "train" if split else path, front, label_pattern, None, files)
+    x_train, y_train, classes = read_labelled_clips(path / "train" if split else path, front, label_pattern, None, files)
     if not split:
         return RawArrays(x_train, y_train, class_names=classes, audio=front.to_dict(),
                          source_sha256=clips_sha256(path, files, front))
-    x_test, y_test, _ = read_clips(path / "test", front, label_pattern, classes)
+    test_files = clip_files(path / "test")
+    x_test, y_test, _ = read_labelled_clips(path / "test", front, label_pattern, classes, test_files)
     if (y_train is None) != (y_test is None):
         raise GenlabError(f"{path}: train/ and test/ must both hold class subfolders, or both hold the clips directly")
-    test_files = clip_files(path / "test")
     return RawArrays(x_train, y_train, x_test, y_test, classes, audio=front.to_dict(),
                      source_sha256=clips_sha256(path, files + test_files, front))

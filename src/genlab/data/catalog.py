@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,7 @@ CIFAR10 = NamedDataset(
 FSDD_TEST_INDICES = range(5)  # the dataset's authors hold out each speaker's takes 0-4 of every digit
 
 
+@functools.cache
 def _fsdd_files() -> tuple[DataFile, ...]:
     """The 3,000 clips and their SHA-256, as listed in the package's fsdd.sha256 (the dataset's own layout)."""
     listing = (Path(__file__).with_name("fsdd.sha256")).read_text().split()

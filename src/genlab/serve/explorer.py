@@ -20,7 +20,7 @@ from genlab.api import load, run_data_config
 from genlab.apps.anomaly import PER_FEATURE, AnomalyDetector
 from genlab.apps.denoising import denoise
 from genlab.apps.latent import interpolation_codes
-from genlab.apps.outputs import save_png, to_pixels, to_waveforms, write_clips
+from genlab.apps.outputs import clip_reel, save_png, to_pixels, to_waveforms
 from genlab.data.audio import wav_bytes
 from genlab.data.model_inputs import model_inputs
 from genlab.errors import GenlabError
@@ -191,10 +191,8 @@ class Explorer:
         codes = interpolation_codes(self.codes[first], self.codes[second], steps)
         with torch.no_grad():
             decoded = self.model.decode(codes)
-        reel = None
-        if self.model.config.audio:  # the whole morph, one clip after another
-            with tempfile.TemporaryDirectory() as scratch:
-                reel = [_wav_url(write_clips(self.model, decoded, Path(scratch) / "morph.wav").read_bytes())]
+        # a model of audio: the whole morph, one clip after another
+        reel = [_wav_url(wav_bytes(*clip_reel(self.model, decoded)))] if self.model.config.audio else None
         return {"image": grid_url(self.model, decoded, columns=steps), "audio": reel}
 
     def _clip_urls(self, x: torch.Tensor) -> list[str] | None:
