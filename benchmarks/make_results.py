@@ -614,6 +614,9 @@ def speech_generation(result: dict) -> list[str]:
                         f"Goal ({result['goal']}): {'met' if result['goal_met'] else 'not met'}.", "", machine_line(result)]
 
 
+CEILING = "ceiling of the mel-band design"  # as speech_denoising.py names it
+
+
 def speech_denoising(result: dict) -> list[str]:
     p = result["protocol"]
     methods = ["noisy input", "spectral subtraction", "Wiener filter", "noisereduce"]
@@ -630,8 +633,12 @@ def speech_denoising(result: dict) -> list[str]:
                        f"{_spread(row['genlab dae']['stoi'], 3)}")
         lines.append(f"| {float(level):g} dB | {' | '.join(cells)} | {genlab_cell} | "
                      f"{_spread(row['margin_si_sdr_db'])} dB ({row['best classical (SI-SDR)']}) | {_spread(row['margin_pesq'])} |")
+    ceiling = "; ".join(f"{float(level):g} dB: {row[CEILING]['si_sdr']:.2f} / {row[CEILING]['pesq_nb']:.2f} / "
+                        f"{row[CEILING]['stoi']:.3f}" for level, row in result["results"]["levels"].items() if CEILING in row)
     return lines + ["", f"Cells: SI-SDR (dB) / PESQ / STOI. Goal ({result['goal']}): "
-                        f"{'met' if result['goal_met'] else 'not met'}.", "", machine_line(result)]
+                        f"{'met' if result['goal_met'] else 'not met'}."
+                    + (f" The {CEILING} (the clean clip's own spectrogram in the model's place): {ceiling}." if ceiling
+                       else ""), "", machine_line(result)]
 
 
 RENDERERS = {"vs_pythae": vs_pythae, "trainer_overhead": trainer_overhead, "classifier": classifier,

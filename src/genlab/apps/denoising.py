@@ -59,13 +59,23 @@ def denoise_clip(model, wave: np.ndarray) -> np.ndarray:
     """One noisy waveform at the model's rate -> the denoised waveform, as long. The clip is cut into pieces of the
     model's length; each piece's spectrogram is denoised, and each mel band of the noisy sound is turned down by
     what the model took out of it (never up), keeping the noisy phase."""
-    front = Spectrogram.from_dict(model.config.audio)
-    pieces = max(1, -(-len(wave) // front.samples))
-    waves = torch.from_numpy(fit_length(wave, pieces * front.samples).reshape(pieces, front.samples))
+    return turned_down(Spectrogram.from_dict(model.config.audio), wave,
+                       lambda noisy: torch.from_numpy(np.asarray(denoise(model, noisy.numpy()), dtype=np.float32)))
+
+
+def turned_down(front: Spectrogram, wave: np.ndarray, clean_estimate) -> np.ndarray:
+    """`wave` with each mel band turned down to the level `clean_estimate` gives it: a function from the noisy
+    pieces' spectrograms (P, 1, mels, frames) in dB to the clean ones."""
+    waves = torch.from_numpy(pieces(wave, front.samples))
     noisy = front(waves)
-    cleaned = torch.from_numpy(np.asarray(denoise(model, noisy.numpy()), dtype=np.float32))
-    quieter = (cleaned - noisy).clamp(max=0.0)
+    quieter = (clean_estimate(noisy) - noisy).clamp(max=0.0)
     return front.apply_gains(waves, quieter).reshape(-1)[: len(wave)].numpy()
+
+
+def pieces(wave: np.ndarray, samples: int) -> np.ndarray:
+    """(P, samples): the waveform cut into pieces of `samples`, the last one padded with silence."""
+    count = max(1, -(-len(wave) // samples))
+    return fit_length(wave, count * samples).reshape(count, samples)
 
 
 def denoise_clips(model, inputs, output: str | Path) -> int:
