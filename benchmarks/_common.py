@@ -82,6 +82,12 @@ def trained_run(run: Path, model: str, data: str, overrides: dict, seed: int = 0
     return run
 
 
+def train_minutes(run: Path) -> float:
+    """The Trainer's wall time of a finished run (its metrics' end record), whether trained now or reused."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return round(sum(r["train_seconds"] for r in records if r.get("event") == "end") / 60, 2)
+
+
 def settings_tag(settings: dict) -> str:
     """A short, stable tag of training settings, for run folders that `trained_run` reuses only when it matches."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]

@@ -605,7 +605,8 @@ def speech_generation(result: dict) -> list[str]:
                      f"{row['class_entropy_nats']:.3f} | {fd} | - |")
     for name, row in result["models"].items():
         minutes = ", ".join(f"{m:.1f}" for m in row["train_minutes"].values())
-        lines.append(f"| genlab {name} ({row['epochs']} epochs) | {_spread(row['recognised'], 3)} | "
+        recognised = {key: 100 * value if key in ("mean", "sd") else value for key, value in row["recognised"].items()}
+        lines.append(f"| genlab {name} ({row['epochs']} epochs) | {_spread(recognised, 1)}% | "
                      f"{_spread(row['entropy_per_clip_nats'], 3)} | {_spread(row['class_entropy_nats'], 3)} | "
                      f"{_spread(row['frechet_distance'])} | {minutes} |")
     files = ", ".join(f"`results/speech_generation/{f}`" for f in p["sound"]["files"])

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, mean_sd, mirror_for, settings_tag, trained_run, write_result
+from _common import machine, mean_sd, mirror_for, settings_tag, train_minutes, trained_run, write_result
 
 import genlab
 from genlab.apps.denoising import denoise_clip, pieces, turned_down
@@ -240,10 +240,9 @@ def main() -> None:
         root = Path(args.runs) if args.runs else Path(scratch)
         models = {}
         for seed in args.seeds:
-            started = time.time()
             settings = {**DAE, "train.epochs": args.epochs}
             run = trained_run(root / f"dae-{settings_tag(settings)}-seed{seed}", "dae", "fsdd", settings, seed=seed)
-            results["train_minutes"][str(seed)] = round((time.time() - started) / 60, 2)
+            results["train_minutes"][str(seed)] = train_minutes(run)
             models[seed] = genlab.load(run)
         front = Spectrogram.from_dict(models[args.seeds[0]].config.audio)
         for level in LEVELS_DB:
@@ -273,7 +272,7 @@ def main() -> None:
     goal = results["levels"]["0.0"]["margin_si_sdr_db"]["mean"] >= 3.0 and all(
         results["levels"][str(level)]["margin_pesq"]["mean"] > 0 for level in LEVELS_DB)
     write_result(args.output, {
-        "benchmark": "speech_denoising", "selection": SELECTION, "machine": machine(),
+        "benchmark": "speech_denoising", "selection_protocol": SELECTION, "machine": machine(),
         "protocol": {"data": "fsdd: 2,700 training clips (10% held out), the 300 test clips (takes 0-4) at their own "
                              "lengths, 8 kHz", "noise": "white Gaussian, SNR 0/5/10 dB per clip, seeded per level",
                      "test_clips": len(test), "tuning_clips": len(tuning), "dae": DAE, "epochs": args.epochs,

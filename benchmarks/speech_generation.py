@@ -4,11 +4,12 @@ Protocol
 - Data: the Free Spoken Digit Dataset (fsdd) as genlab reads it: 1x64x128 log-mel spectrograms
   (8 kHz, 1.016 s, 64 mels); training split takes 5-49 (2,700 clips, 10% held out for
   validation), test split takes 0-4 (300 clips: 30 per digit).
-- Judge: genlab's `classifier` (its small CNN, `--judge-epochs`) trained on the training split;
-  its accuracy on the test clips is reported (bar: 95%). Its penultimate layer is the feature
-  space of the Fréchet distance.
+- Judge: genlab's `classifier` (its small CNN, `--judge-epochs` with a cosine schedule) trained on
+  the training split; its accuracy on the test clips is reported (bar: 95%). Its penultimate
+  layer is the feature space of the Fréchet distance.
 - Models: `cvae` and `cgan` (settings in MODELS), trained on the training split only, seeds
-  `--seeds`; training minutes on this machine recorded.
+  `--seeds`; training minutes on this machine recorded (the Trainer's own wall time, also for a
+  model reused from `--runs`).
 - What is judged is what a listener hears: each model draws `--per-class` samples of every digit;
   each spectrogram becomes a waveform as `genlab sample -o x.wav` writes it (Griffin-Lim, 100
   iterations) and is analysed again by the front end.
@@ -32,12 +33,20 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import RESULTS, machine, mean_sd, mirror_for, settings_tag, trained_run, write_result
+from _common import (
+    RESULTS,
+    machine,
+    mean_sd,
+    mirror_for,
+    settings_tag,
+    train_minutes,
+    trained_run,
+    write_result,
+)
 
 import genlab
 from genlab.apps.outputs import to_waveforms
@@ -50,9 +59,10 @@ from genlab.eval.quality import frechet_distance
 SELECTION = "model settings fixed before the test clips were scored; the judge and models see the training split only"
 MODELS = {
     "cvae": {"model.arch": "conv", "model.latent_dim": 16, "model.beta": 1.0, "train.scheduler": "cosine"},
-    "cgan": {"train.scheduler": "none"},
+    "cgan": {"train.scheduler": "constant"},
 }
 EPOCHS = {"cvae": 100, "cgan": 200}
+JUDGE = {"train.scheduler": "cosine"}
 SOUND_DIGITS = (2, 5, 7)  # digits whose samples are written as WAV beside the JSON
 BATCH = 200
 FRECHET_CLIPS = 270  # per Fréchet distance: as many clips as the validation split has (the unseen real reference)
@@ -103,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--per-class", type=int, default=100)
-    parser.add_argument("--judge-epochs", type=int, default=30)
+    parser.add_argument("--judge-epochs", type=int, default=60)
     parser.add_argument("--epochs", type=int, nargs=2, metavar=("CVAE", "CGAN"), default=None)
     parser.add_argument("--runs", help="keep and reuse the trained models here (default: a temporary folder)")
     parser.add_argument("--output", default="speech_generation")
@@ -115,10 +125,9 @@ def main() -> None:
     sound.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(args.runs) if args.runs else Path(scratch)
-        started = time.time()
-        judge_settings = {"train.epochs": args.judge_epochs}
-        judge = genlab.load(trained_run(root / f"judge-{settings_tag(judge_settings)}", "classifier", "fsdd", judge_settings))
-        judge_minutes = (time.time() - started) / 60
+        judge_settings = {"train.epochs": args.judge_epochs, **JUDGE}
+        judge_run = trained_run(root / f"judge-{settings_tag(judge_settings)}", "classifier", "fsdd", judge_settings)
+        judge, judge_minutes = genlab.load(judge_run), train_minutes(judge_run)
         test_db = dataset.test.x.float()  # spectrograms are stored in dB
         test_y = dataset.test.y
         test_probabilities, test_features = judged(judge, test_db)
@@ -139,10 +148,9 @@ def main() -> None:
         for name, settings in MODELS.items():
             per_seed, minutes = {}, {}
             for seed in args.seeds:
-                started = time.time()
                 trained = {**settings, "train.epochs": epochs[name]}
                 run = trained_run(root / f"{name}-{settings_tag(trained)}-seed{seed}", name, "fsdd", trained, seed=seed)
-                minutes[str(seed)] = round((time.time() - started) / 60, 2)
+                minutes[str(seed)] = train_minutes(run)
                 model = genlab.load(run)
                 asked = torch.arange(10).repeat_interleave(args.per_class)
                 samples = torch.cat([model.sample(len(part), torch.Generator().manual_seed(seed * 1000 + i), part)
@@ -159,11 +167,11 @@ def main() -> None:
                                "settings": settings})
     better = max(rows, key=lambda n: rows[n]["recognised"]["mean"])
     write_result(args.output, {
-        "benchmark": "speech_generation", "selection": SELECTION, "machine": machine(),
+        "benchmark": "speech_generation", "selection_protocol": SELECTION, "machine": machine(),
         "protocol": {"data": "fsdd (genlab's default front end: 1x64x128 log-mel, 8 kHz, 1.016 s)",
                      "front_end": dataset.audio, "train_clips": len(dataset.train), "test_clips": len(dataset.test),
                      "per_class": args.per_class, "seeds": args.seeds, "griffin_lim_iterations": 100,
-                     "judge": {"model": "classifier (small CNN)", "epochs": args.judge_epochs,
+                     "judge": {"model": "classifier (small CNN)", "epochs": args.judge_epochs, "settings": JUDGE,
                                "test_accuracy": round(accuracy, 4), "train_minutes": round(judge_minutes, 2)},
                      "uniform_class_entropy_nats": round(math.log(10), 4),
                      "sound": {"files": sorted(p.name for p in sound.glob("*.wav")), "digits": list(SOUND_DIGITS)}},
