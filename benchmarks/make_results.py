@@ -615,9 +615,6 @@ def speech_generation(result: dict) -> list[str]:
                         f"Goal ({result['goal']}): {'met' if result['goal_met'] else 'not met'}.", "", machine_line(result)]
 
 
-CEILING = "ceiling of the mel-band design"  # as speech_denoising.py names it
-
-
 def speech_denoising(result: dict) -> list[str]:
     p = result["protocol"]
     methods = ["noisy input", "spectral subtraction", "Wiener filter", "noisereduce"]
@@ -634,11 +631,12 @@ def speech_denoising(result: dict) -> list[str]:
                        f"{_spread(row['genlab dae']['stoi'], 3)}")
         lines.append(f"| {float(level):g} dB | {' | '.join(cells)} | {genlab_cell} | "
                      f"{_spread(row['margin_si_sdr_db'])} dB ({row['best classical (SI-SDR)']}) | {_spread(row['margin_pesq'])} |")
-    ceiling = "; ".join(f"{float(level):g} dB: {row[CEILING]['si_sdr']:.2f} / {row[CEILING]['pesq_nb']:.2f} / "
-                        f"{row[CEILING]['stoi']:.3f}" for level, row in result["results"]["levels"].items() if CEILING in row)
+    name = p.get("ceiling_row")
+    ceiling = "; ".join(f"{float(level):g} dB: {row[name]['si_sdr']:.2f} / {row[name]['pesq_nb']:.2f} / "
+                        f"{row[name]['stoi']:.3f}" for level, row in result["results"]["levels"].items() if name in row)
     return lines + ["", f"Cells: SI-SDR (dB) / PESQ / STOI. Goal ({result['goal']}): "
                         f"{'met' if result['goal_met'] else 'not met'}."
-                    + (f" The {CEILING} (the clean clip's own spectrogram in the model's place): {ceiling}." if ceiling
+                    + (f" The {name} (the clean clip's own spectrogram in the model's place): {ceiling}." if ceiling
                        else ""), "", machine_line(result)]
 
 

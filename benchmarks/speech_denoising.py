@@ -275,7 +275,7 @@ def main() -> None:
         "benchmark": "speech_denoising", "selection_protocol": SELECTION, "machine": machine(),
         "protocol": {"data": "fsdd: 2,700 training clips (10% held out), the 300 test clips (takes 0-4) at their own "
                              "lengths, 8 kHz", "noise": "white Gaussian, SNR 0/5/10 dB per clip, seeded per level",
-                     "test_clips": len(test), "tuning_clips": len(tuning), "dae": DAE, "epochs": args.epochs,
+                     "test_clips": len(test), "tuning_clips": len(tuning), "ceiling_row": CEILING, "dae": DAE, "epochs": args.epochs,
                      "seeds": args.seeds, "grids": {k: [list(p) for p in v] for k, v in GRIDS.items()},
                      "stft": {"n_fft": N_FFT, "hop": HOP, "window": "hann"},
                      "classical_noise_knowledge": "the true noise power (noisereduce: a separate 1 s recording of it)"},

@@ -106,10 +106,10 @@ def spectrograms(files: list[Path], front: Spectrogram) -> np.ndarray:
 def holds_audio(path: Path) -> bool:
     """Whether a folder holds audio clips (it is then read as audio, not as images); one that holds images as
     well is refused rather than read as either."""
-    kinds = {p.suffix.lower() in AUDIO_SUFFIXES for p in visible_files(path, AUDIO_SUFFIXES | IMAGE_SUFFIXES)}
-    if True not in kinds:
+    suffixes = {p.suffix.lower() for p in visible_files(path, AUDIO_SUFFIXES | IMAGE_SUFFIXES)}
+    if not suffixes & AUDIO_SUFFIXES:
         return False
-    if False in kinds:
+    if suffixes & IMAGE_SUFFIXES:
         raise GenlabError(f"{path}: holds both audio clips and images; keep one kind of data in a folder")
     return True
 
@@ -132,7 +132,7 @@ def fitted_front_end(files: list[Path], front: Spectrogram | dict | None) -> Spe
 
 
 def read_labelled_clips(root: Path, front: Spectrogram, label_pattern: str | None, classes: list[str] | None,
-               files: list[Path]):
+                        files: list[Path]):
     labels, classes = (pattern_labels(files, label_pattern, classes) if label_pattern
                        else folder_labels(root, files, classes))
     return spectrograms(files, front), labels, classes
